@@ -1,0 +1,44 @@
+"""Entry point: ``python -m benchmarks [flags]`` or ``vggbench [flags]``.
+
+absl parses the flags (``--flagfile`` included) once; they become a frozen
+RunConfig and nothing below reads them again.  Errors a user can cause end the
+run with one line on stderr and a non-zero exit, never a traceback.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ chatter down
+
+from absl import app  # noqa: E402
+from absl import flags as absl_flags  # noqa: E402
+
+from benchmarks import flags  # noqa: E402
+from benchmarks.errors import VggbenchError  # noqa: E402
+
+flags.define_flags()
+
+
+def _main(argv):
+    if len(argv) > 1:
+        _fail(f"unexpected arguments {' '.join(argv[1:])!r}; flags are "
+              "written --name=value", 2)
+    try:
+        config = flags.to_config(absl_flags.FLAGS)
+        from benchmarks import runner  # imports TensorFlow: after the flag checks
+        runner.run(config)
+    except VggbenchError as e:
+        _fail(str(e), e.exit_code)
+
+
+def _fail(message, code):
+    print(f"vggbench: error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def main():
+    app.run(_main)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""Human-readable console lines, in tf_cnn_benchmarks' layout.
+
+The same figures go to the dllogger log; this is only their presentation.
+"""
+
+import sys
+
+RULE = "-" * 64
+
+
+def _out(stream):
+    return stream or sys.stdout
+
+
+def print_header(info, stream=None):
+    w = _out(stream)
+    print(f"Model:       {info['model']}  ({info['params']:,} params, "
+          f"{info['gflops']:.2f} GFLOPs/image forward)", file=w)
+    print(f"Mode:        {info['mode']}  precision {info['precision']}  "
+          f"data {info['data']}", file=w)
+    print(f"Devices:     {info['replicas']} x {info['device_kind']} "
+          f"({info['device_name']}), {info['strategy']}, all-reduce "
+          f"{info['all_reduce']}", file=w)
+    print(f"Batch size:  {info['global_batch']} global, {info['batch_size']} "
+          "per replica", file=w)
+    print(f"Steps:       {info['warmup']} warmup (first one compiles), "
+          f"{info['timed']} timed, {info['steps_per_loop']} per loop call",
+          file=w)
+    print(RULE, file=w)
+    columns = "Step\tImg/sec (global)\ttotal_loss"
+    if info.get("with_lr"):
+        columns += "\tlr"
+    if info.get("with_accuracy"):
+        columns += "\ttop_1"
+    print(columns, file=w, flush=True)
+
+
+def print_progress(timed_step, ips, uncertainty, jitter, loss, lr=None,
+                   top1=None, stream=None):
+    line = (f"{timed_step}\timages/sec: {ips:.1f} +/- {uncertainty:.1f} "
+            f"(jitter = {jitter:.1f})\t{loss:.3f}")
+    if lr is not None:
+        line += f"\t{lr:.6g}"
+    if top1 is not None:
+        line += f"\t{top1:.3f}"
+    print(line, file=_out(stream), flush=True)
+
+
+def print_summary(s, stream=None):
+    """``s``: the meter's summary dict plus "loss"."""
+    w = _out(stream)
+    print(RULE, file=w)
+    print(f"total images/sec: {s['total_ips']:.2f}  (global: {s['replicas']} "
+          f"replica(s) x batch {s['global_batch'] // s['replicas']})", file=w)
+    print(f"images/sec per replica: {s['ips_per_replica']:.2f}", file=w)
+    print(f"ms/step: mean {s['ms_per_step']:.1f}  p50 {s['step_time_p50_ms']:.1f}"
+          f"  p90 {s['step_time_p90_ms']:.1f}  p99 {s['step_time_p99_ms']:.1f}",
+          file=w)
+    print(f"time to first step (trace + compile + 1 step): "
+          f"{s['compile_time_s']:.2f} s", file=w)
+    print(f"timed: {s['timed_images']} images in {s['timed_steps']} steps, "
+          f"{s['timed_seconds']:.2f} s", file=w)
+    print(f"achieved TFLOP/s: {s['tflops']:.4f}", file=w)
+    print(f"final loss: {s['loss']:.4f}", file=w)
+    print(RULE, file=w, flush=True)

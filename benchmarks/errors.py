@@ -1,0 +1,20 @@
+"""The exceptions a user can cause.  ``benchmarks.__main__`` turns them into a
+one-line message and a non-zero exit; nothing else catches broadly."""
+
+
+class VggbenchError(Exception):
+    """Base class: the message is one line that names the problem and the fix."""
+
+    exit_code = 1
+
+
+class UsageError(VggbenchError):
+    """Bad flags or an impossible request (unknown model, too many GPUs, ...)."""
+
+    exit_code = 2
+
+
+class TrainingError(VggbenchError):
+    """The run itself failed, e.g. the loss became NaN or Inf."""
+
+    exit_code = 1

@@ -1,0 +1,277 @@
+"""Command-line flags, named and meant as in tf_cnn_benchmarks where it has the
+flag, and their translation into a frozen RunConfig.
+
+Only this module and benchmarks/__main__.py touch absl flags.
+"""
+
+import math
+
+from absl import flags as absl_flags
+
+from benchmarks import config as cfg
+from benchmarks.errors import UsageError
+
+_DEFAULT_NUM_BATCHES = 100  # as tf_cnn_benchmarks
+_DEFAULT_NUM_WARMUP_BATCHES = 10
+_VGG_DEFAULT_LEARNING_RATE = 0.005  # tf_cnn_benchmarks' VGG default
+
+# Flags accepted for command-line compatibility whose feature is not built yet.
+# Setting one to anything but its default is an error that says so, never a
+# silent no-op.  Each value names the missing feature, then what to do instead.
+NOT_BUILT = {
+    "data_dir": "real-data input; omit it to run on synthetic data",
+    "eval": "evaluation; train, or benchmark inference with --forward_only",
+    "train_dir": "checkpoints; omit it",
+    "eval_batch_size": "evaluation; omit it",
+    "num_eval_batches": "evaluation; omit it",
+    "num_eval_epochs": "evaluation; omit it",
+    "eval_during_training_every_n_steps": "evaluation; omit it",
+    "eval_during_training_every_n_epochs": "evaluation; omit it",
+    "eval_during_training_at_specified_steps": "evaluation; omit it",
+    "eval_during_training_at_specified_epochs": "evaluation; omit it",
+    "stop_at_top_1_accuracy": "evaluation; omit it",
+    "piecewise_learning_rate_schedule": "learning-rate schedules; use a "
+                                        "constant --init_learning_rate",
+    "num_epochs_per_decay": "learning-rate decay; omit it",
+    "learning_rate_decay_factor": "learning-rate decay; omit it",
+    "minimum_learning_rate": "learning-rate decay; omit it",
+    "num_learning_rate_warmup_epochs": "learning-rate warmup; omit it",
+    "save_model_secs": "checkpoints; omit it",
+    "save_model_steps": "checkpoints; omit it",
+    "summary_verbosity": "TensorBoard summaries; omit it",
+    "distortions": "real-data preprocessing; omit it",
+    "datasets_use_caching": "real-data input; omit it",
+    "datasets_num_private_threads": "real-data input; omit it",
+    "job_name": "multi-worker training; run on one host",
+    "worker_hosts": "multi-worker training; run on one host",
+    "ps_hosts": "multi-worker training; run on one host",
+    "task_index": "multi-worker training; run on one host",
+    "trace_file": "tracing; omit it",
+    "tfprof_file": "tfprof profiling; omit it",
+    "display_perf_ewma": "EWMA display; omit it",
+}
+
+_VARIABLE_UPDATES = ("replicated", "parameter_server", "independent",
+                     "distributed_replicated", "distributed_all_reduce",
+                     "collective_all_reduce", "horovod")
+_MULTI_WORKER_UPDATES = ("distributed_replicated", "distributed_all_reduce",
+                         "collective_all_reduce")
+
+
+def define_flags(fv=absl_flags.FLAGS):
+    """Defines every flag on ``fv`` (the global FLAGS unless given)."""
+    d = absl_flags
+    # What to run.
+    d.DEFINE_string("model", "vgg16", "Model name: vgg11|vgg13|vgg16|vgg19, "
+                    "with _bn for batch norm.", flag_values=fv)
+    d.DEFINE_integer("num_classes", 1000, "Number of output classes.",
+                     flag_values=fv)
+    d.DEFINE_integer("image_size", 224, "Input height and width (>= 32).",
+                     flag_values=fv)
+    d.DEFINE_float("dropout", 0.5, "Dropout rate after fc1 and fc2.",
+                   flag_values=fv)
+    d.DEFINE_boolean("forward_only", False, "Benchmark inference only.",
+                     flag_values=fv)
+    d.DEFINE_boolean("eval", False, "Evaluate a checkpoint.", flag_values=fv)
+    d.DEFINE_boolean("print_training_accuracy", False,
+                     "Compute and show top-1 on each training batch.",
+                     flag_values=fv)
+    # How long.
+    d.DEFINE_integer("batch_size", 32, "Batch size per replica (per device).",
+                     flag_values=fv)
+    d.DEFINE_integer("num_batches", None, "Timed batches, warmup excluded "
+                     f"(default {_DEFAULT_NUM_BATCHES}).", flag_values=fv)
+    d.DEFINE_float("num_epochs", None, "Epochs to run, warmup excluded; "
+                   "not with --num_batches.", flag_values=fv)
+    d.DEFINE_integer("num_warmup_batches", None, "Batches run before timing "
+                     f"starts (default {_DEFAULT_NUM_WARMUP_BATCHES}).",
+                     flag_values=fv)
+    d.DEFINE_integer("display_every", 10, "Show progress every N steps.",
+                     flag_values=fv)
+    d.DEFINE_integer("steps_per_loop", 1, "Training steps per call of the "
+                     "compiled loop; more cuts host overhead.", flag_values=fv)
+    d.DEFINE_integer("tf_random_seed", 1234, "Random seed.", flag_values=fv)
+    # Devices and distribution.
+    d.DEFINE_enum("device", None, ("cpu", "gpu", "CPU", "GPU"),
+                  "Compute device; default gpu when one exists, else cpu.",
+                  flag_values=fv)
+    d.DEFINE_integer("num_gpus", 1, "GPUs to replicate over (MirroredStrategy). "
+                     "With --device=cpu, tf_cnn_benchmarks' meaning: that many "
+                     "CPU devices.", flag_values=fv)
+    d.DEFINE_integer("num_cpu_devices", 0, "Split the CPU into N logical "
+                     "devices and mirror over them (for testing without GPUs).",
+                     flag_values=fv)
+    d.DEFINE_enum("variable_update", "replicated", _VARIABLE_UPDATES,
+                  "replicated: mirrored variables, all-reduced gradients; "
+                  "parameter_server: gradients reduced on one device.",
+                  flag_values=fv)
+    d.DEFINE_string("all_reduce_spec", None, "nccl | hierarchical_copy | "
+                    "pscpu (reduce on the CPU) | psgpu (reduce on GPU 0).",
+                    flag_values=fv)
+    d.DEFINE_boolean("hierarchical_copy", False, "Same as "
+                     "--all_reduce_spec=hierarchical_copy.", flag_values=fv)
+    d.DEFINE_enum("local_parameter_device", "gpu", ("cpu", "gpu", "CPU", "GPU"),
+                  "With --variable_update=parameter_server: where gradients "
+                  "are reduced.", flag_values=fv)
+    d.DEFINE_integer("num_intra_threads", None, "Intra-op threads; 0 or unset: "
+                     "TensorFlow picks.", flag_values=fv)
+    d.DEFINE_integer("num_inter_threads", 0, "Inter-op threads; 0: TensorFlow "
+                     "picks.", flag_values=fv)
+    d.DEFINE_enum("data_format", None, ("NHWC", "NCHW"), "Layout; default NCHW "
+                  "on GPUs, NHWC on the CPU.", flag_values=fv)
+    # Precision and compilation.
+    d.DEFINE_enum("precision", "fp32", ("fp32", "bf16", "fp16"),
+                  "Compute precision (Keras mixed precision; variables stay "
+                  "fp32).", flag_values=fv)
+    d.DEFINE_boolean("use_fp16", False, "Same as --precision=fp16.",
+                     flag_values=fv)
+    d.DEFINE_boolean("xla", False, "Compile the training step with XLA "
+                     "(jit_compile).", flag_values=fv)
+    # Optimizer.
+    d.DEFINE_enum("optimizer", "sgd", ("sgd", "momentum", "rmsprop", "adam"),
+                  "Optimizer; momentum is Nesterov momentum, as in "
+                  "tf_cnn_benchmarks.", flag_values=fv)
+    d.DEFINE_float("init_learning_rate", None, "Learning rate (default "
+                   f"{_VGG_DEFAULT_LEARNING_RATE}).", flag_values=fv)
+    d.DEFINE_float("momentum", 0.9, "Momentum.", flag_values=fv)
+    d.DEFINE_float("weight_decay", 0.00004, "L2 weight decay factor.",
+                   flag_values=fv)
+    d.DEFINE_float("gradient_clip", None, "Clip every gradient value to "
+                   "[-x, x] after the all-reduce.", flag_values=fv)
+    d.DEFINE_float("rmsprop_decay", 0.9, "RMSProp decay.", flag_values=fv)
+    d.DEFINE_float("rmsprop_momentum", 0.9, "RMSProp momentum.", flag_values=fv)
+    d.DEFINE_float("rmsprop_epsilon", 1.0, "RMSProp epsilon.", flag_values=fv)
+    d.DEFINE_float("adam_beta1", 0.9, "Adam beta1.", flag_values=fv)
+    d.DEFINE_float("adam_beta2", 0.999, "Adam beta2.", flag_values=fv)
+    d.DEFINE_float("adam_epsilon", 1e-8, "Adam epsilon.", flag_values=fv)
+    # Data.
+    d.DEFINE_string("data_dir", None, "ImageNet TFRecord directory; unset: "
+                    "synthetic data.", flag_values=fv)
+    d.DEFINE_string("data_name", "imagenet", "Dataset name (imagenet).",
+                    flag_values=fv)
+    # Logging.
+    d.DEFINE_string("log_path", None, "Write the dllogger JSON log here.",
+                    flag_values=fv)
+    d.DEFINE_string("train_dir", None, "Checkpoint directory.", flag_values=fv)
+    # Accepted for compatibility; see NOT_BUILT.
+    for name in ("eval_batch_size", "num_eval_batches", "save_model_secs",
+                 "save_model_steps", "eval_during_training_every_n_steps",
+                 "summary_verbosity", "task_index", "datasets_num_private_threads"):
+        d.DEFINE_integer(name, None, "Not built yet.", flag_values=fv)
+    for name in ("num_eval_epochs", "eval_during_training_every_n_epochs",
+                 "stop_at_top_1_accuracy", "num_epochs_per_decay",
+                 "learning_rate_decay_factor", "minimum_learning_rate",
+                 "num_learning_rate_warmup_epochs", "display_perf_ewma"):
+        d.DEFINE_float(name, None, "Not built yet.", flag_values=fv)
+    for name in ("eval_during_training_at_specified_steps",
+                 "eval_during_training_at_specified_epochs"):
+        d.DEFINE_list(name, [], "Not built yet.", flag_values=fv)
+    for name in ("piecewise_learning_rate_schedule", "job_name", "worker_hosts",
+                 "ps_hosts", "trace_file", "tfprof_file"):
+        d.DEFINE_string(name, None, "Not built yet.", flag_values=fv)
+    for name in ("distortions", "datasets_use_caching"):
+        d.DEFINE_boolean(name, False, "Not built yet.", flag_values=fv)
+
+
+def _check_not_built(fv):
+    for name, reason in NOT_BUILT.items():
+        flag = fv[name]
+        if flag.value != flag.default:
+            raise UsageError(f"--{name} is accepted but not built yet ({reason})")
+
+
+def _num_batches(fv, global_batch):
+    if fv.num_batches is not None and fv.num_epochs is not None:
+        raise UsageError("give --num_batches or --num_epochs, not both")
+    if fv.num_epochs is not None:
+        if fv.num_epochs <= 0:
+            raise UsageError(f"--num_epochs must be positive (got {fv.num_epochs})")
+        if fv.data_name not in cfg.EXAMPLES_PER_EPOCH:
+            raise UsageError(f"--num_epochs needs a known dataset; --data_name="
+                             f"{fv.data_name} has no epoch size")
+        per_epoch = cfg.EXAMPLES_PER_EPOCH[fv.data_name]["train"]
+        return math.ceil(fv.num_epochs * per_epoch / global_batch)
+    return fv.num_batches if fv.num_batches is not None else _DEFAULT_NUM_BATCHES
+
+
+def _replicas_hint(fv):
+    """Replica count known from flags alone (for --num_epochs arithmetic)."""
+    if fv.num_cpu_devices:
+        return fv.num_cpu_devices
+    return max(1, fv.num_gpus)
+
+
+def to_config(fv=absl_flags.FLAGS):
+    """Translates parsed flags into a validated, frozen RunConfig."""
+    _check_not_built(fv)
+    if fv.variable_update in _MULTI_WORKER_UPDATES:
+        raise UsageError(f"--variable_update={fv.variable_update} is accepted but "
+                         "not built yet: multi-worker training comes later; use "
+                         "replicated")
+    if fv.variable_update in ("independent", "horovod"):
+        raise UsageError(f"--variable_update={fv.variable_update} is not "
+                         "supported; use replicated")
+    if fv.data_name != "imagenet":
+        raise UsageError(f"--data_name={fv.data_name} is not supported; use "
+                         "imagenet")
+
+    device = fv.device.lower() if fv.device else None
+    num_gpus, num_cpu_devices = fv.num_gpus, fv.num_cpu_devices
+    if device == "cpu" and num_gpus > 1 and not num_cpu_devices:
+        # tf_cnn_benchmarks' --device=cpu --num_gpus=N means N CPU devices.
+        num_cpu_devices, num_gpus = num_gpus, 1
+    all_reduce_spec = fv.all_reduce_spec
+    if fv.hierarchical_copy:
+        all_reduce_spec = "hierarchical_copy"
+    if fv.variable_update == "parameter_server" and not all_reduce_spec:
+        all_reduce_spec = "ps" + fv.local_parameter_device.lower()
+
+    precision = "fp16" if fv.use_fp16 else fv.precision
+    if fv.use_fp16 and fv.precision not in ("fp32", "fp16"):
+        raise UsageError(f"--use_fp16 contradicts --precision={fv.precision}")
+    data_format = {None: None, "NHWC": "channels_last",
+                   "NCHW": "channels_first"}[fv.data_format]
+
+    model = cfg.ModelConfig(name=fv.model, num_classes=fv.num_classes,
+                            image_size=fv.image_size, data_format=data_format,
+                            dropout=fv.dropout, precision=precision)
+    dist = cfg.DistConfig(device=device, num_gpus=num_gpus,
+                          num_cpu_devices=num_cpu_devices,
+                          all_reduce_spec=all_reduce_spec,
+                          num_intra_threads=fv.num_intra_threads,
+                          num_inter_threads=fv.num_inter_threads)
+    data = cfg.DataConfig(batch_size=fv.batch_size, data_dir=fv.data_dir,
+                          data_name=fv.data_name)
+    lr = fv.init_learning_rate
+    optimizer = cfg.OptimizerConfig(
+        optimizer=fv.optimizer,
+        init_learning_rate=_VGG_DEFAULT_LEARNING_RATE if lr is None else lr,
+        momentum=fv.momentum, weight_decay=fv.weight_decay,
+        gradient_clip=fv.gradient_clip, rmsprop_decay=fv.rmsprop_decay,
+        rmsprop_momentum=fv.rmsprop_momentum,
+        rmsprop_epsilon=fv.rmsprop_epsilon, adam_beta1=fv.adam_beta1,
+        adam_beta2=fv.adam_beta2, adam_epsilon=fv.adam_epsilon)
+    global_batch_hint = data.batch_size * _replicas_hint(fv)
+    warmup = fv.num_warmup_batches
+    loop = cfg.LoopConfig(
+        forward_only=fv.forward_only,
+        num_batches=_num_batches(fv, max(1, global_batch_hint)),
+        num_warmup_batches=_DEFAULT_NUM_WARMUP_BATCHES if warmup is None else warmup,
+        display_every=fv.display_every, steps_per_loop=fv.steps_per_loop,
+        xla=fv.xla, print_training_accuracy=fv.print_training_accuracy,
+        tf_random_seed=fv.tf_random_seed)
+    log = cfg.LogConfig(log_path=fv.log_path)
+    return cfg.RunConfig(model=model, dist=dist, data=data, optimizer=optimizer,
+                         loop=loop, log=log)
+
+
+def parse(argv):
+    """Parses ``argv`` (without the program name) on a fresh FlagValues and
+    returns the RunConfig.  For tests and scripts; the CLI uses absl.app."""
+    fv = absl_flags.FlagValues()
+    define_flags(fv)
+    try:
+        fv(["vggbench", *argv])
+    except absl_flags.Error as e:
+        raise UsageError(str(e)) from None
+    return to_config(fv)

@@ -1,0 +1,208 @@
+"""Logging through NVIDIA's dllogger, or an identical built-in writer.
+
+Two outputs, in dllogger's formats:
+  * a JSON-lines file (--log_path): ``DLLL {"timestamp": ..., "datetime": ...,
+    "elapsedtime": ..., "type": "LOG"|"METADATA", "step": ..., "data": ...}``
+  * stdout: ``DLL <datetime> - <step> <metric> : <value> <unit> ...``
+
+dllogger is not on PyPI; when it is importable it is used, otherwise the
+built-in backends below write byte-for-byte the same formats.  Entries logged
+with verbosity VERBOSE (per-display progress) go to the JSON file only; the
+console shows those as tf_cnn_benchmarks' progress table instead.
+"""
+
+import json
+import math
+import sys
+from datetime import datetime
+
+import numpy as np
+
+DEFAULT = 0
+VERBOSE = 1
+
+# Every metric the runner logs, with its unit and display format.  Prefixes
+# train.* and infer.* share the same suffixes.
+_SUFFIX_METADATA = {
+    "ips": ("img/s", ":.2f"),
+    "ips_uncertainty": ("img/s", ":.2f"),
+    "ips_jitter": ("img/s", ":.2f"),
+    "loss": ("", ":.4f"),
+    "learning_rate": ("", ":.6g"),
+    "top1": ("", ":.4f"),
+    "total_ips": ("img/s", ":.2f"),
+    "ips_per_replica": ("img/s", ":.2f"),
+    "ms_per_step": ("ms", ":.1f"),
+    "step_time_p50_ms": ("ms", ":.1f"),
+    "step_time_p90_ms": ("ms", ":.1f"),
+    "step_time_p99_ms": ("ms", ":.1f"),
+    "compile_time_s": ("s", ":.2f"),
+    "tflops": ("TFLOP/s", ":.4f"),
+    "timed_images": ("images", ""),
+    "timed_steps": ("steps", ""),
+    "timed_seconds": ("s", ":.2f"),
+    "global_batch": ("images", ""),
+    "replicas": ("", ""),
+}
+
+
+def metric_metadata(prefixes=("train", "infer")):
+    """{metric: {"unit": ..., "format": ...}} for every metric logged."""
+    out = {}
+    for prefix in prefixes:
+        for suffix, (unit, fmt) in _SUFFIX_METADATA.items():
+            meta = {"unit": unit}
+            if fmt:
+                meta["format"] = fmt
+            out[f"{prefix}.{suffix}"] = meta
+    return out
+
+
+def _jsonable(value):
+    """numpy scalars and arrays, tuples, NaN: into plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN/Inf; keep them readable
+    return value
+
+
+class _JSONStreamBackend:
+    """Writes what dllogger.JSONStreamBackend writes."""
+
+    def __init__(self, verbosity, filename):
+        self.verbosity = verbosity
+        self.file = open(filename, "w")
+
+    def _write(self, entry):
+        self.file.write("DLLL {}\n".format(json.dumps(entry)))
+
+    def metadata(self, timestamp, elapsedtime, metric, metadata):
+        self._write(dict(timestamp=str(timestamp.timestamp()),
+                         elapsedtime=str(elapsedtime), datetime=str(timestamp),
+                         type="METADATA", metric=metric, metadata=metadata))
+
+    def log(self, timestamp, elapsedtime, step, data):
+        self._write(dict(timestamp=str(timestamp.timestamp()),
+                         datetime=str(timestamp), elapsedtime=str(elapsedtime),
+                         type="LOG", step=step, data=data))
+
+    def flush(self):
+        self.file.flush()
+
+    def close(self):
+        self.file.close()
+
+
+def format_metric(metric, metadata, value):
+    """dllogger's default metric format: ``name : value unit``."""
+    unit = metadata.get("unit", "")
+    fmt = "{" + metadata["format"] + "}" if "format" in metadata else "{}"
+    try:
+        shown = fmt.format(value) if value is not None else value
+    except (ValueError, TypeError):
+        shown = value  # e.g. a string value with a float format
+    return "{} : {} {}".format(metric, shown, unit)
+
+
+class _StdOutBackend:
+    """Prints what dllogger.StdOutBackend prints."""
+
+    def __init__(self, verbosity, stream=None):
+        self.verbosity = verbosity
+        self.stream = stream
+        self._metadata = {}
+
+    def metadata(self, timestamp, elapsedtime, metric, metadata):
+        self._metadata.setdefault(metric, {}).update(metadata)
+
+    def log(self, timestamp, elapsedtime, step, data):
+        metrics = " ".join(format_metric(m, self._metadata.get(m, {}), v)
+                           for m, v in data.items())
+        print("DLL {} - {} {}".format(timestamp, step, metrics),
+              file=self.stream or sys.stdout, flush=True)
+
+    def flush(self):
+        pass
+
+    def close(self):
+        pass
+
+
+class _BuiltinLogger:
+    def __init__(self, backends):
+        self.backends = backends
+        self.starttime = datetime.now()
+
+    def metadata(self, metric, metadata):
+        now = datetime.now()
+        for b in self.backends:
+            b.metadata(now, (now - self.starttime).total_seconds(), metric, metadata)
+
+    def log(self, step, data, verbosity=1):
+        now = datetime.now()
+        for b in self.backends:
+            if b.verbosity >= verbosity:
+                b.log(now, (now - self.starttime).total_seconds(), step, data)
+
+    def flush(self):
+        for b in self.backends:
+            b.flush()
+
+
+def _dllogger_module():
+    try:
+        import dllogger
+        dllogger.Logger, dllogger.StdOutBackend, dllogger.JSONStreamBackend
+        return dllogger
+    except (ImportError, AttributeError):
+        return None
+
+
+class Logger:
+    """The run's logger: ``log(step, data)``, ``metadata(metric, meta)``.
+
+    Steps are dllogger's: "PARAMETER" for the configuration, an int for a
+    training step, [] for the final summary.
+    """
+
+    def __init__(self, log_path=None, use_dllogger=None, stream=None):
+        module = _dllogger_module() if use_dllogger in (None, True) else None
+        if use_dllogger and module is None:
+            raise ImportError("dllogger is not installed")
+        self.backend_name = "dllogger" if module else "built-in"
+        self._files = []
+        if module:
+            backends = [module.StdOutBackend(module.Verbosity.DEFAULT)]
+            if log_path:
+                backends.append(module.JSONStreamBackend(
+                    module.Verbosity.VERBOSE, log_path))
+                self._files.append(backends[-1].file)
+            self._logger = module.Logger(backends)
+        else:
+            backends = [_StdOutBackend(DEFAULT, stream)]
+            if log_path:
+                backends.append(_JSONStreamBackend(VERBOSE, log_path))
+                self._files.append(backends[-1].file)
+            self._logger = _BuiltinLogger(backends)
+
+    def metadata(self, metric, metadata):
+        self._logger.metadata(metric, metadata)
+
+    def log(self, step, data, verbosity=DEFAULT):
+        self._logger.log(_jsonable(step), _jsonable(data), verbosity=verbosity)
+        self._logger.flush()
+
+    def close(self):
+        self._logger.flush()
+        for f in self._files:
+            if not f.closed:
+                f.close()
+        # dllogger flushes its backends at exit; closed files must be gone.
+        self._logger.backends = []

@@ -1,0 +1,176 @@
+"""The training and inference loops.
+
+Device side: a tf.function that runs ``num_steps`` steps per call under the
+strategy (--steps_per_loop), returning every step's loss so the host can name
+the exact step where it stopped being finite.
+
+Host side: ``run_steps`` cuts the run into calls so that the first call is one
+step (trace and compile), warmup ends on a call boundary and every display
+step ends a call; it reads the clock only after the device has finished.
+"""
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from benchmarks.errors import TrainingError
+from benchmarks.optimization import l2_decay_variables, l2_loss
+
+SUM = tf.distribute.ReduceOp.SUM
+
+
+def _top1_fraction(logits, labels, global_batch):
+    hits = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels)
+    return tf.reduce_sum(tf.cast(hits, tf.float32)) / global_batch
+
+
+def _cross_entropy(logits, labels, global_batch):
+    per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=labels, logits=tf.cast(logits, tf.float32))
+    return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+
+
+def build_train_loop(strategy, model, optimizer, *, global_batch, weight_decay,
+                     xla=False, with_accuracy=False):
+    """Returns ``loop(num_steps, inputs) -> {"loss": [num_steps], ...}``.
+
+    ``inputs`` is a per-replica (images, labels) batch fed to every step, or a
+    distributed iterator to draw a batch from at every step.  Losses are the
+    global mean cross-entropy plus the L2 term, as tf_cnn_benchmarks'
+    total_loss.
+    """
+    num_replicas = strategy.num_replicas_in_sync
+    decay_variables = l2_decay_variables(model)
+    variables = model.trainable_variables
+
+    def forward_backward(images, labels):
+        with tf.GradientTape() as tape:
+            logits = model(images, training=True)
+            loss = _cross_entropy(logits, labels, global_batch)
+            # Each replica adds 1/R of the L2 term: the all-reduce sums to one.
+            loss += l2_loss(decay_variables, weight_decay) / num_replicas
+            scaled_loss = optimizer.scale_loss(loss)  # fp16: x loss scale
+        grads = tape.gradient(scaled_loss, variables)
+        top1 = _top1_fraction(logits, labels, global_batch) if with_accuracy \
+            else tf.constant(0.0)
+        return loss, grads, top1
+
+    if xla:  # compile forward and backward; all-reduce and update stay outside
+        forward_backward = tf.function(forward_backward, jit_compile=True)
+
+    def replica_step(images, labels):
+        loss, grads, top1 = forward_backward(images, labels)
+        # One explicit all-reduce (the optimizers skip their own, see
+        # optimization.py), so clipping and overflow checks see global grads.
+        grads = tf.distribute.get_replica_context().all_reduce(SUM, grads)
+        optimizer.apply(grads, variables)
+        return loss, top1
+
+    return _multi_step_loop(strategy, replica_step)
+
+
+def build_infer_loop(strategy, model, *, global_batch, xla=False):
+    """Forward only: ``loop(num_steps, inputs) -> {"loss": [num_steps], ...}``."""
+
+    def replica_step(images, labels):
+        logits = model(images, training=False)
+        return (_cross_entropy(logits, labels, global_batch),
+                _top1_fraction(logits, labels, global_batch))
+
+    if xla:
+        replica_step = tf.function(replica_step, jit_compile=True)
+    return _multi_step_loop(strategy, replica_step)
+
+
+def _multi_step_loop(strategy, replica_step):
+    @tf.function
+    def loop(num_steps, inputs):
+        losses = tf.TensorArray(tf.float32, size=num_steps)
+        top1s = tf.TensorArray(tf.float32, size=num_steps)
+        for i in tf.range(num_steps):
+            batch = next(inputs) if isinstance(
+                inputs, tf.distribute.DistributedIterator) else inputs
+            loss, top1 = strategy.run(replica_step, args=batch)
+            losses = losses.write(i, strategy.reduce(SUM, loss, axis=None))
+            top1s = top1s.write(i, strategy.reduce(SUM, top1, axis=None))
+        return {"loss": losses.stack(), "top1": top1s.stack()}
+
+    return loop
+
+
+@dataclass(frozen=True)
+class Chunk:
+    first_step: int  # 1-based
+    num_steps: int
+
+    @property
+    def last_step(self):
+        return self.first_step + self.num_steps - 1
+
+
+def plan_chunks(*, num_warmup, num_timed, steps_per_loop, display_every):
+    """Splits warmup + timed steps into loop calls (see module docstring)."""
+    if num_warmup < 1:
+        raise ValueError("num_warmup must be >= 1: the first step compiles")
+    total = num_warmup + num_timed
+    chunks, step = [], 0
+    while step < total:
+        if step == 0:
+            limit = 1
+        elif step < num_warmup:
+            limit = num_warmup
+        else:
+            timed = step - num_warmup
+            next_display = (timed // display_every + 1) * display_every
+            limit = num_warmup + next_display
+        n = min(steps_per_loop, limit - step, total - step)
+        chunks.append(Chunk(step + 1, n))
+        step += n
+    return chunks
+
+
+@dataclass
+class Progress:
+    """What a display shows; handed to the ``on_display`` callback."""
+
+    step: int  # global step, 1-based, warmup included
+    timed_step: int  # steps since warmup ended
+    loss: float
+    top1: float
+
+
+def run_steps(loop, inputs, chunks, meter, *, num_warmup, display_every,
+              on_display=None, clock=time.perf_counter,
+              sync=tf.test.experimental.sync_devices):
+    """Runs the planned calls, timing each one.  Returns the last Progress.
+
+    Raises TrainingError naming the first step whose loss is NaN or Inf.
+    """
+    last = None
+    for chunk in chunks:
+        start = clock()
+        out = loop(tf.constant(chunk.num_steps, tf.int32), inputs)
+        losses = out["loss"].numpy()  # waits for this call's outputs...
+        sync()  # ...and for every kernel still queued on any device
+        end = clock()
+        meter.record(chunk.first_step, chunk.num_steps, start, end)
+        bad = np.flatnonzero(~np.isfinite(losses))
+        if bad.size:
+            step = chunk.first_step + int(bad[0])
+            raise TrainingError(
+                f"loss became {losses[bad[0]]} at step {step}; lower "
+                "--init_learning_rate or set --gradient_clip")
+        last = Progress(chunk.last_step, chunk.last_step - num_warmup,
+                        float(losses[-1]), float(out["top1"].numpy()[-1]))
+        timed = last.timed_step
+        if on_display and timed > 0 and (timed % display_every == 0
+                                         or chunk is chunks[-1]):
+            on_display(last)
+    return last
+
+
+def learning_rate_of(optimizer):
+    lr = optimizer.learning_rate
+    return float(lr.numpy() if hasattr(lr, "numpy") else lr)

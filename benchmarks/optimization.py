@@ -1,0 +1,61 @@
+"""Optimizers and the L2 weight decay, in tf_cnn_benchmarks' meanings.
+
+The training step all-reduces the gradients itself, so that gradient clipping
+and the fp16 overflow check see the global gradient (as tf_cnn_benchmarks'
+replicated mode does).  Keras' optimizers would all-reduce them again inside
+``apply``; the optimizers built here skip that second reduction.  A test
+(tests/test_loop.py) checks that 2 replicas take the same step as 1.
+"""
+
+import keras
+import tensorflow as tf
+from keras import layers
+
+
+def _explicitly_reduced(optimizer_class):
+    class Optimizer(optimizer_class):
+        def _all_reduce_sum_gradients(self, grads_and_vars):
+            return grads_and_vars  # already summed by the training step
+
+    Optimizer.__name__ = optimizer_class.__name__
+    return Optimizer
+
+
+def build_optimizer(opt, precision="fp32"):
+    """A Keras optimizer for an OptimizerConfig; fp16 gets dynamic loss scaling."""
+    common = dict(learning_rate=opt.init_learning_rate,
+                  clipvalue=opt.gradient_clip)
+    if opt.optimizer == "sgd":
+        inner = _explicitly_reduced(keras.optimizers.SGD)(**common)
+    elif opt.optimizer == "momentum":  # tf_cnn_benchmarks uses Nesterov
+        inner = _explicitly_reduced(keras.optimizers.SGD)(
+            momentum=opt.momentum, nesterov=True, **common)
+    elif opt.optimizer == "rmsprop":
+        inner = _explicitly_reduced(keras.optimizers.RMSprop)(
+            rho=opt.rmsprop_decay, momentum=opt.rmsprop_momentum,
+            epsilon=opt.rmsprop_epsilon, **common)
+    elif opt.optimizer == "adam":
+        inner = _explicitly_reduced(keras.optimizers.Adam)(
+            beta_1=opt.adam_beta1, beta_2=opt.adam_beta2,
+            epsilon=opt.adam_epsilon, **common)
+    else:
+        raise ValueError(f"unknown optimizer {opt.optimizer!r}")
+    if precision == "fp16":
+        return keras.optimizers.LossScaleOptimizer(inner)
+    return inner
+
+
+def l2_decay_variables(model):
+    """Kernels and biases of conv and dense layers; batch norm is left out,
+    as in tf_cnn_benchmarks."""
+    return [w for layer in model.layers
+            if isinstance(layer, (layers.Conv2D, layers.Dense))
+            for w in layer.trainable_weights]
+
+
+def l2_loss(variables, weight_decay):
+    """weight_decay * sum(v^2) / 2, in fp32."""
+    if not weight_decay or not variables:
+        return tf.constant(0.0)
+    return weight_decay * tf.add_n(
+        [tf.nn.l2_loss(tf.cast(v, tf.float32)) for v in variables])

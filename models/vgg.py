@@ -1,0 +1,83 @@
+"""VGG networks (Simonyan & Zisserman, 2014) built from Keras 3 layers.
+
+The four depths are configurations A, B, D and E of the paper, written down as
+data; one builder turns a configuration into a model.  With ``batch_norm`` a
+BatchNormalization follows every convolution (the torchvision ``vgg*_bn``
+layout: the convolution keeps its bias).
+
+Layer names follow ``keras.applications.VGG16/VGG19`` ("block1_conv1", "fc1",
+"fc2", "predictions") so weights transfer by name, and the model outputs logits
+(no softmax): the loss applies the softmax itself, which is stable in fp16/bf16.
+"""
+
+import keras
+from keras import layers
+
+# One entry per stage: the number of 3x3 convolutions and their width.  Every
+# stage ends with a 2x2 max-pool.
+CONFIGURATIONS = {
+    "A": ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512)),  # vgg11
+    "B": ((2, 64), (2, 128), (2, 256), (2, 512), (2, 512)),  # vgg13
+    "D": ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512)),  # vgg16
+    "E": ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512)),  # vgg19
+}
+MIN_IMAGE_SIZE = 32  # five 2x2 pools need at least 32 pixels to leave 1x1
+
+
+def build_vgg(configuration, *, batch_norm=False, num_classes=1000,
+              image_size=224, data_format="channels_last", dropout=0.5,
+              dtype_policy=None, name=None):
+    """Returns an uncompiled keras.Model that maps images to logits.
+
+    Args:
+      configuration: "A", "B", "D" or "E".
+      batch_norm: add BatchNormalization after every convolution.
+      num_classes: width of the last layer.
+      image_size: height and width of the input, at least 32.
+      data_format: "channels_last" (NHWC) or "channels_first" (NCHW).
+      dropout: dropout rate after fc1 and fc2 (0 disables it).
+      dtype_policy: a Keras dtype policy name such as "mixed_bfloat16"; None
+        means float32.  The logits are always returned in float32.
+    """
+    if configuration not in CONFIGURATIONS:
+        raise ValueError(f"unknown VGG configuration {configuration!r}; "
+                         f"known: {', '.join(sorted(CONFIGURATIONS))}")
+    if image_size < MIN_IMAGE_SIZE:
+        raise ValueError(f"image_size {image_size} is too small for VGG; "
+                         f"use at least {MIN_IMAGE_SIZE}")
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"unknown data_format {data_format!r}; use "
+                         "channels_last or channels_first")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout {dropout} must be in [0, 1)")
+
+    shape = ((image_size, image_size, 3) if data_format == "channels_last"
+             else (3, image_size, image_size))
+    bn_axis = -1 if data_format == "channels_last" else 1
+    inputs = keras.Input(shape=shape, name="images")
+    x = inputs
+    for stage, (num_convs, width) in enumerate(CONFIGURATIONS[configuration], 1):
+        for conv in range(1, num_convs + 1):
+            prefix = f"block{stage}_conv{conv}"
+            x = layers.Conv2D(width, 3, padding="same", data_format=data_format,
+                              activation=None if batch_norm else "relu",
+                              name=prefix, dtype=dtype_policy)(x)
+            if batch_norm:
+                x = layers.BatchNormalization(axis=bn_axis, momentum=0.9,
+                                              epsilon=1e-5, name=prefix + "_bn",
+                                              dtype=dtype_policy)(x)
+                x = layers.Activation("relu", name=prefix + "_relu",
+                                      dtype=dtype_policy)(x)
+        x = layers.MaxPooling2D(2, strides=2, data_format=data_format,
+                                name=f"block{stage}_pool", dtype=dtype_policy)(x)
+    x = layers.Flatten(data_format=data_format, name="flatten",
+                       dtype=dtype_policy)(x)
+    for fc in ("fc1", "fc2"):
+        x = layers.Dense(4096, activation="relu", name=fc, dtype=dtype_policy)(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=fc + "_dropout",
+                               dtype=dtype_policy)(x)
+    x = layers.Dense(num_classes, name="predictions", dtype=dtype_policy)(x)
+    # Mixed-precision logits are cast back so the loss and metrics run in fp32.
+    logits = layers.Activation("linear", dtype="float32", name="logits")(x)
+    return keras.Model(inputs, logits, name=name or f"vgg_{configuration}")

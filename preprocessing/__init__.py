@@ -1,0 +1,1 @@
+"""Input: synthetic batches now; the ImageNet TFRecord pipeline next."""

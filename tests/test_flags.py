@@ -1,0 +1,147 @@
+import math
+
+import pytest
+
+from benchmarks import config as cfg
+from benchmarks import flags
+from benchmarks.errors import UsageError
+
+
+def test_defaults_follow_tf_cnn_benchmarks():
+    c = flags.parse([])
+    assert c.model.name == "vgg16"
+    assert c.loop.num_batches == 100 and c.loop.num_warmup_batches == 10
+    assert c.loop.display_every == 10
+    assert c.optimizer.optimizer == "sgd"
+    assert c.optimizer.weight_decay == 4e-5
+    assert c.loop.tf_random_seed == 1234
+    assert c.data.batch_size == 32  # per replica
+    assert c.log.log_path is None and c.data.data_dir is None  # synthetic
+
+
+def test_config_is_frozen():
+    c = flags.parse([])
+    with pytest.raises(Exception):
+        c.loop.num_batches = 5
+
+
+def test_values_reach_the_config():
+    c = flags.parse(["--model=vgg19_bn", "--batch_size=16", "--num_batches=7",
+                     "--num_warmup_batches=3", "--display_every=2",
+                     "--optimizer=adam", "--init_learning_rate=0.1",
+                     "--gradient_clip=2.5", "--weight_decay=0",
+                     "--num_classes=10", "--image_size=64", "--steps_per_loop=4",
+                     "--precision=bf16", "--xla", "--forward_only",
+                     "--num_intra_threads=2", "--num_inter_threads=1",
+                     "--log_path=/tmp/x.json", "--data_format=NHWC"])
+    assert (c.model.name, c.model.num_classes, c.model.image_size) == \
+        ("vgg19_bn", 10, 64)
+    assert c.model.precision == "bf16" and c.model.dtype_policy == "mixed_bfloat16"
+    assert c.model.data_format == "channels_last"
+    assert c.data.batch_size == 16
+    assert (c.loop.num_batches, c.loop.num_warmup_batches, c.loop.display_every,
+            c.loop.steps_per_loop) == (7, 3, 2, 4)
+    assert c.loop.xla and c.loop.forward_only and c.loop.prefix == "infer"
+    assert (c.optimizer.optimizer, c.optimizer.init_learning_rate,
+            c.optimizer.gradient_clip, c.optimizer.weight_decay) == \
+        ("adam", 0.1, 2.5, 0.0)
+    assert (c.dist.num_intra_threads, c.dist.num_inter_threads) == (2, 1)
+    assert c.log.log_path == "/tmp/x.json"
+
+
+def test_use_fp16_means_fp16():
+    assert flags.parse(["--use_fp16"]).model.precision == "fp16"
+    with pytest.raises(UsageError, match="use_fp16"):
+        flags.parse(["--use_fp16", "--precision=bf16"])
+
+
+def test_cpu_with_num_gpus_means_cpu_devices_as_in_tf_cnn():
+    c = flags.parse(["--device=cpu", "--num_gpus=4"])
+    assert c.dist.num_cpu_devices == 4 and c.dist.device == "cpu"
+
+
+@pytest.mark.parametrize("argv,spec", [
+    ([], None),
+    (["--hierarchical_copy"], "hierarchical_copy"),
+    (["--all_reduce_spec=nccl"], "nccl"),
+    (["--variable_update=parameter_server"], "psgpu"),
+    (["--variable_update=parameter_server", "--local_parameter_device=cpu"],
+     "pscpu"),
+])
+def test_all_reduce_spec(argv, spec):
+    assert flags.parse(argv).dist.all_reduce_spec == spec
+
+
+def test_num_epochs_sets_batches_from_imagenet_size():
+    c = flags.parse(["--num_epochs=0.01", "--batch_size=16", "--num_gpus=2"])
+    assert c.loop.num_batches == math.ceil(0.01 * 1281167 / 32)
+
+
+def test_flagfile(tmp_path):
+    path = tmp_path / "run.flags"
+    path.write_text("--model=vgg13\n--batch_size=8\n--optimizer=momentum\n")
+    c = flags.parse([f"--flagfile={path}", "--num_batches=3"])
+    assert (c.model.name, c.data.batch_size, c.optimizer.optimizer,
+            c.loop.num_batches) == ("vgg13", 8, "momentum", 3)
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--model=resnet50"], "known models: vgg11"),
+    (["--batch_size=0"], "--batch_size"),
+    (["--num_batches=0"], "--num_batches"),
+    (["--num_warmup_batches=-1"], "--num_warmup_batches"),
+    (["--display_every=0"], "--display_every"),
+    (["--steps_per_loop=0"], "--steps_per_loop"),
+    (["--image_size=16"], "--image_size"),
+    (["--num_classes=1"], "--num_classes"),
+    (["--init_learning_rate=0"], "--init_learning_rate"),
+    (["--gradient_clip=-1"], "--gradient_clip"),
+    (["--dropout=1"], "--dropout"),
+    (["--num_batches=5", "--num_epochs=1"], "not both"),
+    (["--all_reduce_spec=xring"], "--all_reduce_spec=xring"),
+    (["--variable_update=horovod"], "horovod"),
+    (["--variable_update=collective_all_reduce"], "not built yet"),
+    (["--data_name=cifar10"], "--data_name"),
+    (["--optimizer=lamb"], "optimizer"),
+    (["--num_cpu_devices=2", "--device=gpu"], "--num_cpu_devices"),
+])
+def test_bad_values_are_usage_errors(argv, fragment):
+    with pytest.raises(UsageError) as err:
+        flags.parse(argv)
+    assert fragment in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def _non_default_value(flag):
+    if isinstance(flag.default, bool) or flag.flag_type() == "bool":
+        return "true"
+    if flag.flag_type() == "list":
+        return "1,2"
+    if flag.flag_type() in ("int", "float"):
+        return "3"
+    return "x"
+
+
+@pytest.mark.parametrize("name", sorted(flags.NOT_BUILT))
+def test_flags_not_built_yet_fail_clearly(name):
+    probe = flags.absl_flags.FlagValues()
+    flags.define_flags(probe)
+    flag = probe[name]
+    value = _non_default_value(flag)
+    arg = f"--{name}" if value == "true" else f"--{name}={value}"
+    with pytest.raises(UsageError) as err:
+        flags.parse([arg])
+    assert f"--{name}" in str(err.value) and "not built yet" in str(err.value)
+
+
+def test_every_not_built_flag_is_defined():
+    probe = flags.absl_flags.FlagValues()
+    flags.define_flags(probe)
+    for name in flags.NOT_BUILT:
+        assert name in probe
+
+
+def test_config_validates_without_flags():
+    with pytest.raises(UsageError, match="--batch_size"):
+        cfg.DataConfig(batch_size=0)
+    assert cfg.RunConfig().to_dict()["model.name"] == "vgg16"
