@@ -35,6 +35,14 @@ def _one_of(name, value, choices):
         raise UsageError(f"--{name}={value} is not one of: {shown}")
 
 
+def _range(name, value, low, high):
+    ok = (isinstance(value, tuple) and len(value) == 2
+          and low < value[0] <= value[1] <= high)
+    if not ok:
+        raise UsageError(f"--{name} must be two numbers lo,hi with "
+                         f"{low} < lo <= hi <= {high} (got {value!r})")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     name: str = "vgg16"
@@ -90,10 +98,32 @@ class DataConfig:
     batch_size: int = 32  # per replica
     data_dir: Optional[str] = None  # None: synthetic data
     data_name: str = "imagenet"
+    crop_area_range: tuple = (0.08, 1.0)
+    crop_aspect_range: tuple = (0.75, 1.333)
+    distortions: bool = False
+    datasets_use_caching: bool = False
+    datasets_num_private_threads: Optional[int] = None
+    datasets_parallel_interleave_cycle_length: Optional[int] = None
+    datasets_prefetch_buffer_size: Optional[int] = None  # None: AUTOTUNE
+    datasets_shuffle_buffer_size: int = 10000
+    strict_input: bool = False
 
     def __post_init__(self):
         _at_least("batch_size", self.batch_size, 1,
                   "it is the batch per replica")
+        _range("crop_area_range", self.crop_area_range, 0.0, 1.0)
+        _range("crop_aspect_range", self.crop_aspect_range, 0.0, float("inf"))
+        _at_least("datasets_shuffle_buffer_size",
+                  self.datasets_shuffle_buffer_size, 1)
+        for name in ("datasets_num_private_threads",
+                     "datasets_parallel_interleave_cycle_length",
+                     "datasets_prefetch_buffer_size"):
+            if getattr(self, name) is not None:
+                _at_least(name, getattr(self, name), 1)
+
+    @property
+    def synthetic(self):
+        return self.data_dir is None
 
 
 @dataclass(frozen=True)
@@ -124,6 +154,7 @@ class OptimizerConfig:
 @dataclass(frozen=True)
 class LoopConfig:
     forward_only: bool = False
+    input_only: bool = False  # run the input pipeline alone
     num_batches: int = 100  # timed steps, warmup excluded
     num_warmup_batches: int = 10
     display_every: int = 10
@@ -134,9 +165,12 @@ class LoopConfig:
 
     def __post_init__(self):
         _at_least("num_batches", self.num_batches, 1)
-        _at_least("num_warmup_batches", self.num_warmup_batches, 0)
+        _at_least("num_warmup_batches", self.num_warmup_batches, 1,
+                  "the first step traces and compiles and is never timed")
         _at_least("display_every", self.display_every, 1)
         _at_least("steps_per_loop", self.steps_per_loop, 1)
+        if self.forward_only and self.input_only:
+            raise UsageError("--forward_only and --input_only exclude each other")
 
     @property
     def total_steps(self):
@@ -144,7 +178,9 @@ class LoopConfig:
 
     @property
     def prefix(self):
-        """Metric name prefix: train.* or infer.*"""
+        """Metric name prefix: train.*, infer.* or input.*"""
+        if self.input_only:
+            return "input"
         return "infer" if self.forward_only else "train"
 
 

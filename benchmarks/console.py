@@ -46,8 +46,9 @@ def print_progress(timed_step, ips, uncertainty, jitter, loss, lr=None,
     print(line, file=_out(stream), flush=True)
 
 
-def print_summary(s, stream=None):
-    """``s``: the meter's summary dict plus "loss"."""
+def print_summary(s, stream=None, skipped=None):
+    """``s``: the meter's summary dict plus "loss"; ``skipped``: records that
+    did not decode (real data only)."""
     w = _out(stream)
     print(RULE, file=w)
     print(f"total images/sec: {s['total_ips']:.2f}  (global: {s['replicas']} "
@@ -60,6 +61,11 @@ def print_summary(s, stream=None):
           f"{s['compile_time_s']:.2f} s", file=w)
     print(f"timed: {s['timed_images']} images in {s['timed_steps']} steps, "
           f"{s['timed_seconds']:.2f} s", file=w)
+    if s["input_wait_s"] or skipped is not None:
+        print(f"waited for input: {s['input_wait_s']:.3f} s "
+              f"({s['input_wait_pct']:.1f}% of the timed wall time)", file=w)
+    if skipped is not None:
+        print(f"records skipped (did not decode): {skipped}", file=w)
     print(f"achieved TFLOP/s: {s['tflops']:.4f}", file=w)
     print(f"final loss: {s['loss']:.4f}", file=w)
     print(RULE, file=w, flush=True)

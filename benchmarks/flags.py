@@ -19,7 +19,6 @@ _VGG_DEFAULT_LEARNING_RATE = 0.005  # tf_cnn_benchmarks' VGG default
 # Setting one to anything but its default is an error that says so, never a
 # silent no-op.  Each value names the missing feature, then what to do instead.
 NOT_BUILT = {
-    "data_dir": "real-data input; omit it to run on synthetic data",
     "eval": "evaluation; train, or benchmark inference with --forward_only",
     "train_dir": "checkpoints; omit it",
     "eval_batch_size": "evaluation; omit it",
@@ -39,9 +38,6 @@ NOT_BUILT = {
     "save_model_secs": "checkpoints; omit it",
     "save_model_steps": "checkpoints; omit it",
     "summary_verbosity": "TensorBoard summaries; omit it",
-    "distortions": "real-data preprocessing; omit it",
-    "datasets_use_caching": "real-data input; omit it",
-    "datasets_num_private_threads": "real-data input; omit it",
     "job_name": "multi-worker training; run on one host",
     "worker_hosts": "multi-worker training; run on one host",
     "ps_hosts": "multi-worker training; run on one host",
@@ -149,6 +145,29 @@ def define_flags(fv=absl_flags.FLAGS):
                     "synthetic data.", flag_values=fv)
     d.DEFINE_string("data_name", "imagenet", "Dataset name (imagenet).",
                     flag_values=fv)
+    d.DEFINE_list("crop_area_range", ["0.08", "1.0"], "Training crop area, as "
+                  "a fraction of the image: lo,hi (timm's --scale).",
+                  flag_values=fv)
+    d.DEFINE_list("crop_aspect_range", ["0.75", "1.333"], "Training crop "
+                  "aspect ratio range: lo,hi (timm's --ratio).", flag_values=fv)
+    d.DEFINE_boolean("distortions", False, "Colour distortions in training "
+                     "preprocessing.", flag_values=fv)
+    d.DEFINE_boolean("datasets_use_caching", False, "Cache the raw records in "
+                     "memory after the first epoch.", flag_values=fv)
+    d.DEFINE_integer("datasets_num_private_threads", None, "Private thread "
+                     "pool for the input pipeline; unset: TensorFlow's pool.",
+                     flag_values=fv)
+    d.DEFINE_integer("datasets_parallel_interleave_cycle_length", None,
+                     "Files read in parallel; unset: AUTOTUNE.", flag_values=fv)
+    d.DEFINE_integer("datasets_prefetch_buffer_size", None, "Batches "
+                     "prefetched; unset: AUTOTUNE.", flag_values=fv)
+    d.DEFINE_integer("datasets_shuffle_buffer_size", 10000, "Records in the "
+                     "shuffle buffer.", flag_values=fv)
+    d.DEFINE_boolean("strict_input", False, "Fail on a record that does not "
+                     "decode instead of skipping and counting it.",
+                     flag_values=fv)
+    d.DEFINE_boolean("input_only", False, "Benchmark the input pipeline alone "
+                     "(needs --data_dir).", flag_values=fv)
     # Logging.
     d.DEFINE_string("log_path", None, "Write the dllogger JSON log here.",
                     flag_values=fv)
@@ -156,7 +175,7 @@ def define_flags(fv=absl_flags.FLAGS):
     # Accepted for compatibility; see NOT_BUILT.
     for name in ("eval_batch_size", "num_eval_batches", "save_model_secs",
                  "save_model_steps", "eval_during_training_every_n_steps",
-                 "summary_verbosity", "task_index", "datasets_num_private_threads"):
+                 "summary_verbosity", "task_index"):
         d.DEFINE_integer(name, None, "Not built yet.", flag_values=fv)
     for name in ("num_eval_epochs", "eval_during_training_every_n_epochs",
                  "stop_at_top_1_accuracy", "num_epochs_per_decay",
@@ -169,8 +188,6 @@ def define_flags(fv=absl_flags.FLAGS):
     for name in ("piecewise_learning_rate_schedule", "job_name", "worker_hosts",
                  "ps_hosts", "trace_file", "tfprof_file"):
         d.DEFINE_string(name, None, "Not built yet.", flag_values=fv)
-    for name in ("distortions", "datasets_use_caching"):
-        d.DEFINE_boolean(name, False, "Not built yet.", flag_values=fv)
 
 
 def _check_not_built(fv):
@@ -192,6 +209,14 @@ def _num_batches(fv, global_batch):
         per_epoch = cfg.EXAMPLES_PER_EPOCH[fv.data_name]["train"]
         return math.ceil(fv.num_epochs * per_epoch / global_batch)
     return fv.num_batches if fv.num_batches is not None else _DEFAULT_NUM_BATCHES
+
+
+def _pair(name, values):
+    try:
+        return tuple(float(v) for v in values)
+    except ValueError:
+        raise UsageError(f"--{name} must be two numbers lo,hi (got "
+                         f"{','.join(values)})") from None
 
 
 def _replicas_hint(fv):
@@ -240,8 +265,21 @@ def to_config(fv=absl_flags.FLAGS):
                           all_reduce_spec=all_reduce_spec,
                           num_intra_threads=fv.num_intra_threads,
                           num_inter_threads=fv.num_inter_threads)
-    data = cfg.DataConfig(batch_size=fv.batch_size, data_dir=fv.data_dir,
-                          data_name=fv.data_name)
+    data = cfg.DataConfig(
+        batch_size=fv.batch_size, data_dir=fv.data_dir, data_name=fv.data_name,
+        crop_area_range=_pair("crop_area_range", fv.crop_area_range),
+        crop_aspect_range=_pair("crop_aspect_range", fv.crop_aspect_range),
+        distortions=fv.distortions,
+        datasets_use_caching=fv.datasets_use_caching,
+        datasets_num_private_threads=fv.datasets_num_private_threads,
+        datasets_parallel_interleave_cycle_length=(
+            fv.datasets_parallel_interleave_cycle_length),
+        datasets_prefetch_buffer_size=fv.datasets_prefetch_buffer_size,
+        datasets_shuffle_buffer_size=fv.datasets_shuffle_buffer_size,
+        strict_input=fv.strict_input)
+    if fv.input_only and data.synthetic:
+        raise UsageError("--input_only benchmarks the input pipeline; give "
+                         "--data_dir")
     lr = fv.init_learning_rate
     optimizer = cfg.OptimizerConfig(
         optimizer=fv.optimizer,
@@ -254,7 +292,7 @@ def to_config(fv=absl_flags.FLAGS):
     global_batch_hint = data.batch_size * _replicas_hint(fv)
     warmup = fv.num_warmup_batches
     loop = cfg.LoopConfig(
-        forward_only=fv.forward_only,
+        forward_only=fv.forward_only, input_only=fv.input_only,
         num_batches=_num_batches(fv, max(1, global_batch_hint)),
         num_warmup_batches=_DEFAULT_NUM_WARMUP_BATCHES if warmup is None else warmup,
         display_every=fv.display_every, steps_per_loop=fv.steps_per_loop,

@@ -41,12 +41,15 @@ _SUFFIX_METADATA = {
     "timed_images": ("images", ""),
     "timed_steps": ("steps", ""),
     "timed_seconds": ("s", ":.2f"),
+    "input_wait_s": ("s", ":.3f"),
+    "input_wait_pct": ("%", ":.1f"),
+    "skipped_records": ("records", ""),
     "global_batch": ("images", ""),
     "replicas": ("", ""),
 }
 
 
-def metric_metadata(prefixes=("train", "infer")):
+def metric_metadata(prefixes=("train", "infer", "input")):
     """{metric: {"unit": ..., "format": ...}} for every metric logged."""
     out = {}
     for prefix in prefixes:

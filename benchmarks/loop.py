@@ -33,7 +33,7 @@ def _cross_entropy(logits, labels, global_batch):
 
 
 def build_train_loop(strategy, model, optimizer, *, global_batch, weight_decay,
-                     xla=False, with_accuracy=False):
+                     xla=False, with_accuracy=False, nhwc_to_nchw=False):
     """Returns ``loop(num_steps, inputs) -> {"loss": [num_steps], ...}``.
 
     ``inputs`` is a per-replica (images, labels) batch fed to every step, or a
@@ -61,6 +61,8 @@ def build_train_loop(strategy, model, optimizer, *, global_batch, weight_decay,
         forward_backward = tf.function(forward_backward, jit_compile=True)
 
     def replica_step(images, labels):
+        if nhwc_to_nchw:  # the input pipeline makes NHWC; transpose on device
+            images = tf.transpose(images, [0, 3, 1, 2])
         loss, grads, top1 = forward_backward(images, labels)
         # One explicit all-reduce (the optimizers skip their own, see
         # optimization.py), so clipping and overflow checks see global grads.
@@ -71,10 +73,13 @@ def build_train_loop(strategy, model, optimizer, *, global_batch, weight_decay,
     return _multi_step_loop(strategy, replica_step)
 
 
-def build_infer_loop(strategy, model, *, global_batch, xla=False):
+def build_infer_loop(strategy, model, *, global_batch, xla=False,
+                     nhwc_to_nchw=False):
     """Forward only: ``loop(num_steps, inputs) -> {"loss": [num_steps], ...}``."""
 
     def replica_step(images, labels):
+        if nhwc_to_nchw:
+            images = tf.transpose(images, [0, 3, 1, 2])
         logits = model(images, training=False)
         return (_cross_entropy(logits, labels, global_batch),
                 _top1_fraction(logits, labels, global_batch))
@@ -84,18 +89,40 @@ def build_infer_loop(strategy, model, *, global_batch, xla=False):
     return _multi_step_loop(strategy, replica_step)
 
 
+def build_input_loop(strategy):
+    """Input only: draws batches onto the replicas' devices, computes nothing."""
+
+    def replica_step(images, labels):
+        touched = tf.reduce_sum(tf.cast(labels, tf.float32)) + \
+            tf.cast(tf.reduce_sum(images[:, 0, 0, 0]), tf.float32)
+        return 0.0 * touched, tf.constant(0.0)
+
+    return _multi_step_loop(strategy, replica_step)
+
+
 def _multi_step_loop(strategy, replica_step):
     @tf.function
     def loop(num_steps, inputs):
         losses = tf.TensorArray(tf.float32, size=num_steps)
         top1s = tf.TensorArray(tf.float32, size=num_steps)
+        waited = tf.constant(0.0, tf.float64)
+        from_iterator = isinstance(inputs, tf.distribute.DistributedIterator)
         for i in tf.range(num_steps):
-            batch = next(inputs) if isinstance(
-                inputs, tf.distribute.DistributedIterator) else inputs
+            if from_iterator:
+                # Stateful ops run in program order, so the two timestamps
+                # bracket the wait for the next batch.
+                before = tf.timestamp()
+                batch = next(inputs)
+                with tf.control_dependencies(tf.nest.flatten(
+                        strategy.experimental_local_results(batch))):
+                    waited += tf.timestamp() - before
+            else:
+                batch = inputs
             loss, top1 = strategy.run(replica_step, args=batch)
             losses = losses.write(i, strategy.reduce(SUM, loss, axis=None))
             top1s = top1s.write(i, strategy.reduce(SUM, top1, axis=None))
-        return {"loss": losses.stack(), "top1": top1s.stack()}
+        return {"loss": losses.stack(), "top1": top1s.stack(),
+                "input_wait": waited}
 
     return loop
 
@@ -155,7 +182,9 @@ def run_steps(loop, inputs, chunks, meter, *, num_warmup, display_every,
         losses = out["loss"].numpy()  # waits for this call's outputs...
         sync()  # ...and for every kernel still queued on any device
         end = clock()
-        meter.record(chunk.first_step, chunk.num_steps, start, end)
+        meter.record(chunk.first_step, chunk.num_steps, start, end,
+                     input_wait=float(out["input_wait"].numpy())
+                     if "input_wait" in out else 0.0)
         bad = np.flatnonzero(~np.isfinite(losses))
         if bad.size:
             step = chunk.first_step + int(bad[0])

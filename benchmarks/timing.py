@@ -18,6 +18,7 @@ class LoopRecord:
     num_steps: int
     start: float  # seconds, clock read before the call
     end: float  # seconds, clock read after the host sync
+    input_wait: float = 0.0  # seconds the steps waited for input batches
 
     @property
     def last_step(self):
@@ -38,8 +39,8 @@ class ThroughputMeter:
         self.first_record = None
         self.timed = []
 
-    def record(self, first_step, num_steps, start, end):
-        rec = LoopRecord(first_step, num_steps, start, end)
+    def record(self, first_step, num_steps, start, end, input_wait=0.0):
+        rec = LoopRecord(first_step, num_steps, start, end, input_wait)
         if end < start:
             raise ValueError(f"clock went backwards: {start} -> {end}")
         if self.first_record is None:
@@ -100,6 +101,8 @@ class ThroughputMeter:
             "timed_images": self.timed_images,
             "timed_steps": self.timed_steps,
             "timed_seconds": wall,
+            "input_wait_s": sum(r.input_wait for r in self.timed),
+            "input_wait_pct": 100.0 * sum(r.input_wait for r in self.timed) / wall,
             "global_batch": self.global_batch,
             "replicas": self.num_replicas,
         }

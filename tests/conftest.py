@@ -39,3 +39,40 @@ def tiny_config(*, replicas=1, log_path=None, **loop):
 @pytest.fixture
 def repo_dir():
     return REPO
+
+
+def write_shards(directory, split, labels, *, num_shards=1, size=40,
+                 corrupt=(), boxes=None, seed=0):
+    """Writes ImageNet-format shards whose record i has file label labels[i]
+    and a small drawn JPEG; records listed in ``corrupt`` get bytes that are
+    not a decodable JPEG.  Returns the shard paths."""
+    import numpy as np
+    from preprocessing import demo, records
+    rng = np.random.default_rng(seed)
+    os.makedirs(directory, exist_ok=True)
+    paths = [os.path.join(directory, records.shard_name(split, s, num_shards))
+             for s in range(num_shards)]
+    writers = [tf.io.TFRecordWriter(p) for p in paths]
+    for i, label in enumerate(labels):
+        pixels = demo.draw(int(label) % len(demo.CLASSES), rng, size)
+        encoded = tf.io.encode_jpeg(pixels).numpy()
+        if i in corrupt:
+            encoded = encoded[:2] + b"\x00" * 64  # JPEG magic, then garbage
+        example = records.make_example(
+            encoded=encoded, label=int(label), height=size, width=size,
+            filename=f"img_{i}.JPEG", bboxes=(boxes or {}).get(i, ()))
+        writers[i % num_shards].write(example.SerializeToString())
+    for w in writers:
+        w.close()
+    return paths
+
+
+@pytest.fixture(scope="session")
+def demo_shards(tmp_path_factory):
+    """10 classes, 12 train images each in 4 shards, 3 validation each in 2."""
+    root = str(tmp_path_factory.mktemp("demo"))
+    train = [c + 1 for c in range(10) for _ in range(12)]
+    val = [c + 1 for c in range(10) for _ in range(3)]
+    write_shards(root, "train", train, num_shards=4, size=48)
+    write_shards(root, "validation", val, num_shards=2, size=48, seed=1)
+    return root

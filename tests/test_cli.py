@@ -42,8 +42,8 @@ def _assert_one_line_error(result, *fragments):
 @pytest.mark.parametrize("args,fragments", [
     (["--model=resnet50"], ["unknown model 'resnet50'", "vgg16_bn"]),
     (["--batch_size=0"], ["--batch_size"]),
-    (["--data_dir=/tmp/imagenet"], ["--data_dir", "not built yet"]),
     (["--eval"], ["--eval", "not built yet"]),
+    (["--train_dir=/tmp/ckpt"], ["--train_dir", "not built yet"]),
 ])
 def test_usage_errors_are_one_line(args, fragments):
     result = _runner(*args)
@@ -117,3 +117,19 @@ def test_run_script_tees_the_log_and_keeps_the_exit_status(tmp_path):
     assert bad.returncode == 2  # the runner's status, not tee's
     text = next((tmp_path / "bad").glob("*.log")).read_text()
     assert "vggbench: error: unknown model 'bogus'" in text
+
+
+def test_missing_and_empty_data_dir_are_one_line(tmp_path):
+    missing = _runner(f"--data_dir={tmp_path}/nope", *TINY)
+    _assert_one_line_error(missing, "does not exist")
+    (tmp_path / "notes.txt").write_text("x")
+    empty = _runner(f"--data_dir={tmp_path}", *TINY)
+    _assert_one_line_error(empty, "no train-* shards", "notes.txt")
+
+
+def test_label_out_of_range_is_one_line(tmp_path):
+    from conftest import write_shards
+    write_shards(str(tmp_path), "train", [1, 2, 30, 4])
+    result = _runner(f"--data_dir={tmp_path}", *TINY,
+                     "--datasets_shuffle_buffer_size=2")
+    _assert_one_line_error(result, "label out of range", "train-00000-of-00001")

@@ -96,3 +96,49 @@ def test_absurd_learning_rate_stops_with_the_step(tmp_path):
                                                 init_learning_rate=1e6))
     with pytest.raises(TrainingError, match=r"at step \d+"):
         runner.run(c, stream=io.StringIO())
+
+
+def _real(tmp_path, demo_shards, **loop):
+    from benchmarks import config as cfg
+    c = tiny_config(log_path=str(tmp_path / "log.json"), **loop)
+    return c.replace(
+        model=cfg.ModelConfig(name="vgg11", num_classes=10, image_size=32,
+                              dropout=0.0),
+        data=cfg.DataConfig(batch_size=4, data_dir=demo_shards,
+                            datasets_shuffle_buffer_size=64))
+
+
+@pytest.mark.parametrize("replicas", [1, 2])
+def test_real_data_training_reports_input_wait_and_skips(tmp_path, demo_shards,
+                                                         replicas):
+    c = _real(tmp_path, demo_shards, replicas=replicas, num_batches=6)
+    summary = runner.run(c, stream=io.StringIO())
+    assert summary["train.timed_images"] == 6 * 4 * replicas
+    assert summary["input.skipped_records"] == 0
+    assert 0.0 <= summary["train.input_wait_s"] <= summary["train.timed_seconds"]
+    entries = _entries(str(tmp_path / "log.json"))
+    param = [e for e in entries if e.get("step") == "PARAMETER"][0]["data"]
+    assert demo_shards in param["data"] and "train" in param["data"]
+
+
+def test_input_only_mode(tmp_path, demo_shards):
+    c = _real(tmp_path, demo_shards, num_batches=5, input_only=True)
+    summary = runner.run(c, stream=io.StringIO())
+    assert summary["input.timed_images"] == 20
+    assert summary["input.total_ips"] > 0 and summary["input.tflops"] == 0
+
+
+def test_truncated_shard_is_a_usage_error_naming_it(tmp_path):
+    import os
+    from benchmarks import config as cfg
+    from benchmarks.errors import UsageError
+    from conftest import write_shards
+    paths = write_shards(str(tmp_path / "d"), "train", list(range(1, 11)),
+                         num_shards=2)
+    with open(paths[1], "r+b") as f:
+        f.truncate(os.path.getsize(paths[1]) - 30)
+    c = tiny_config(num_batches=8).replace(
+        data=cfg.DataConfig(batch_size=4, data_dir=str(tmp_path / "d"),
+                            datasets_shuffle_buffer_size=4))
+    with pytest.raises(UsageError, match="train-00001-of-00002.*truncated"):
+        runner.run(c, stream=io.StringIO())

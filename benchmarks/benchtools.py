@@ -1,0 +1,58 @@
+"""Helpers for the benchmark scripts: run one measurement per process and
+read its figures back.  One process per run keeps runs independent (thread
+pools, caches, memory) and gives each its own peak RSS."""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_worker(cmd):
+    """Runs ``cmd``; returns (stdout, peak RSS in MiB).  Exits on failure."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+               PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=REPO, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            sys.exit(f"worker failed: {' '.join(cmd)}\n{err.read()[-3000:]}")
+        out.seek(0)
+        return out.read(), usage.ru_maxrss / 1024  # Linux reports KiB
+
+
+def run_harness(flags):
+    """Runs ``python -m benchmarks FLAGS``; returns (final log entry's data,
+    peak RSS in MiB)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        log = os.path.join(tmp, "log.json")
+        _, rss = run_worker([sys.executable, "-m", "benchmarks", *flags,
+                             f"--log_path={log}"])
+        with open(log) as f:
+            entries = [json.loads(line[len("DLLL "):]) for line in f]
+    return [e for e in entries if e.get("step") == []][-1]["data"], rss
+
+
+def interleave(cases, rounds, report=print):
+    """Runs each (name, fn) in turn, ``rounds`` times (A B A B ...); fn returns
+    (value, peak RSS).  Returns {name: [values]}, {name: [rss]}."""
+    values = {name: [] for name, _ in cases}
+    rss = {name: [] for name, _ in cases}
+    for r in range(1, rounds + 1):
+        for name, fn in cases:
+            value, peak = fn()
+            values[name].append(value)
+            rss[name].append(peak)
+            report(f"round {r}  {name:<22} {value:9.3f} img/s   peak RSS "
+                   f"{peak:6.0f} MiB")
+    return values, rss
+
+
+def median(values):
+    return statistics.median(values)

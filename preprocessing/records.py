@@ -1,0 +1,161 @@
+"""The ImageNet TFRecord format (the decoder): build_imagenet_data.py's keys.
+
+Writing: ``make_example`` builds a tf.train.Example with every key of
+build_imagenet_data.py.  Reading: ``parse_example`` needs only image/encoded
+and image/class/label, so records without bounding boxes or text (the TPU
+imagenet_to_gcs layout) read too.
+
+Labels in the files are 1..N (0 is tf_cnn_benchmarks' background class).
+With --num_classes=1001 label L stays L (the background class is kept); with
+any other count (1000, the default, or 10 for the demo data) L becomes L-1.
+
+Shards are named ``<split>-NNNNN-of-MMMMM`` (``train-00000-of-01024`` ...,
+``validation-00000-of-00128`` ...).
+"""
+
+import glob
+import os
+import re
+import struct
+
+import tensorflow as tf
+
+SPLITS = ("train", "validation")
+
+def _shard_pattern(split):
+    return re.compile(rf"^{split}-\d+-of-\d+$")
+
+
+def shard_name(split, index, total):
+    return f"{split}-{index:05d}-of-{total:05d}"
+
+
+def _bytes(values):
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+
+
+def _floats(values):
+    return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+
+
+def _ints(values):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+
+
+def make_example(*, encoded, label, synset="", text="", height=0, width=0,
+                 filename="", bboxes=(), colorspace="RGB", channels=3,
+                 image_format="JPEG"):
+    """A tf.train.Example as build_imagenet_data.py writes it.
+
+    ``label`` is 1-based (1..1000); ``bboxes`` are (xmin, ymin, xmax, ymax)
+    normalised to [0, 1].
+    """
+    xmin, ymin, xmax, ymax = ([b[i] for b in bboxes] for i in range(4))
+    feature = {
+        "image/height": _ints([height]),
+        "image/width": _ints([width]),
+        "image/colorspace": _bytes([colorspace.encode()]),
+        "image/channels": _ints([channels]),
+        "image/class/label": _ints([label]),
+        "image/class/synset": _bytes([synset.encode()]),
+        "image/class/text": _bytes([text.encode()]),
+        "image/object/bbox/xmin": _floats(xmin),
+        "image/object/bbox/xmax": _floats(xmax),
+        "image/object/bbox/ymin": _floats(ymin),
+        "image/object/bbox/ymax": _floats(ymax),
+        "image/object/bbox/label": _ints([label] * len(bboxes)),
+        "image/format": _bytes([image_format.encode()]),
+        "image/filename": _bytes([os.path.basename(filename).encode()]),
+        "image/encoded": _bytes([encoded]),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+_PARSE_SPEC = {
+    "image/encoded": tf.io.FixedLenFeature([], tf.string),
+    "image/class/label": tf.io.FixedLenFeature([], tf.int64),
+    "image/object/bbox/xmin": tf.io.VarLenFeature(tf.float32),
+    "image/object/bbox/ymin": tf.io.VarLenFeature(tf.float32),
+    "image/object/bbox/xmax": tf.io.VarLenFeature(tf.float32),
+    "image/object/bbox/ymax": tf.io.VarLenFeature(tf.float32),
+}
+
+
+def parse_example(serialized):
+    """Returns (encoded JPEG, file label int64, boxes float32 [N, 4] as
+    (ymin, xmin, ymax, xmax), the order sample_distorted_bounding_box takes)."""
+    f = tf.io.parse_single_example(serialized, _PARSE_SPEC)
+    boxes = tf.stack([tf.sparse.to_dense(f[f"image/object/bbox/{k}"])
+                      for k in ("ymin", "xmin", "ymax", "xmax")], axis=1)
+    return f["image/encoded"], f["image/class/label"], boxes
+
+
+def map_label(file_label, num_classes, source):
+    """File label (1..N) -> training label, checked; ``source`` (the shard's
+    path, a string tensor) is named in the error for a label out of range."""
+    offset = 0 if num_classes == 1001 else 1  # 1001 keeps the background class
+    label = tf.cast(file_label, tf.int32) - offset
+    ok = tf.logical_and(label >= 0, label < num_classes)
+    check = tf.debugging.Assert(ok, [
+        "label out of range for --num_classes", num_classes, ": file label",
+        file_label, "in", source])
+    with tf.control_dependencies([check]):
+        return tf.identity(label)
+
+
+class DataError(ValueError):
+    """A problem with the data on disk; the message names it and the fix."""
+
+
+def list_shards(data_dir, split):
+    """Sorted shard paths of ``split`` in ``data_dir``; DataError when the
+    directory is missing or holds none, listing what it does hold."""
+    if not data_dir or not os.path.isdir(data_dir):
+        raise DataError(f"--data_dir={data_dir} does not exist; point it at a "
+                        "directory of ImageNet TFRecords (train-00000-of-01024 "
+                        "...), or omit it for synthetic data")
+    pattern = _shard_pattern(split)  # not half-written "....tmp-*" files
+    files = sorted(f for f in glob.glob(os.path.join(data_dir, f"{split}-*"))
+                   if pattern.match(os.path.basename(f)) and os.path.isfile(f))
+    if not files:
+        found = sorted(os.listdir(data_dir))
+        shown = ", ".join(found[:8]) + (" ..." if len(found) > 8 else "")
+        raise DataError(f"no {split}-* shards in {data_dir} (found: "
+                        f"{shown or 'nothing'}); make them with "
+                        "scripts/build_imagenet_tfrecords.py or "
+                        "scripts/make_demo_dataset.py")
+    return files
+
+
+def scan_shard(path):
+    """Checks a TFRecord file's framing without TensorFlow: returns (records,
+    problem), problem None when every record's length fits the file.
+
+    Used after a read error to name the damaged file (TensorFlow's own message
+    does not), so it reads only the 12-byte headers and seeks over payloads.
+    """
+    size = os.path.getsize(path)
+    count, offset = 0, 0
+    with open(path, "rb") as f:
+        while offset < size:
+            header = f.read(12)
+            if len(header) < 12:
+                return count, f"truncated header at byte {offset}"
+            (length,) = struct.unpack("<Q", header[:8])
+            end = offset + 12 + length + 4
+            if end > size:
+                return count, (f"truncated record at byte {offset} (needs "
+                               f"{end - size} more bytes)")
+            f.seek(end)
+            offset = end
+            count += 1
+    return count, None
+
+
+def find_damaged_shard(paths):
+    """The first (path, problem) whose framing is broken, or None."""
+    for path in paths:
+        _, problem = scan_shard(path)
+        if problem:
+            return path, problem
+    return None
