@@ -31,7 +31,7 @@ def print_header(info, stream=None):
     if info.get("with_lr"):
         columns += "\tlr"
     if info.get("with_accuracy"):
-        columns += "\ttop_1"
+        columns += "\ttop_1 (mean since last line)"
     print(columns, file=w, flush=True)
 
 

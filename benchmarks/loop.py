@@ -164,8 +164,8 @@ class Progress:
 
     step: int  # global step, 1-based, warmup included
     timed_step: int  # steps since warmup ended
-    loss: float
-    top1: float
+    loss: float  # of the last step, as tf_cnn_benchmarks shows it
+    top1: float  # mean over the steps since the previous display
 
 
 def run_steps(loop, inputs, chunks, meter, *, num_warmup, display_every,
@@ -176,6 +176,7 @@ def run_steps(loop, inputs, chunks, meter, *, num_warmup, display_every,
     Raises TrainingError naming the first step whose loss is NaN or Inf.
     """
     last = None
+    top1_sum, top1_steps = 0.0, 0  # since the previous display
     for chunk in chunks:
         start = clock()
         out = loop(tf.constant(chunk.num_steps, tf.int32), inputs)
@@ -191,12 +192,18 @@ def run_steps(loop, inputs, chunks, meter, *, num_warmup, display_every,
             raise TrainingError(
                 f"loss became {losses[bad[0]]} at step {step}; lower "
                 "--init_learning_rate or set --gradient_clip")
+        if chunk.last_step <= num_warmup:
+            top1_sum, top1_steps = 0.0, 0  # windows start after warmup
+        else:
+            top1_sum += float(out["top1"].numpy().sum())
+            top1_steps += chunk.num_steps
         last = Progress(chunk.last_step, chunk.last_step - num_warmup,
-                        float(losses[-1]), float(out["top1"].numpy()[-1]))
+                        float(losses[-1]), top1_sum / max(1, top1_steps))
         timed = last.timed_step
-        if on_display and timed > 0 and (timed % display_every == 0
-                                         or chunk is chunks[-1]):
-            on_display(last)
+        if timed > 0 and (timed % display_every == 0 or chunk is chunks[-1]):
+            if on_display:
+                on_display(last)
+            top1_sum, top1_steps = 0.0, 0
     return last
 
 

@@ -50,11 +50,14 @@ class _Inputs:
                 num_classes=model_cfg.num_classes, data_format=data_format,
                 dtype=dtype, seed=config.loop.tf_random_seed)
             return
+        # Training reads the train split; inference benchmarks the
+        # validation split with eval preprocessing.
+        split = "validation" if config.loop.forward_only else "train"
         try:
-            self.files = records.list_shards(data.data_dir, "train")
+            self.files = records.list_shards(data.data_dir, split)
         except records.DataError as e:
             raise UsageError(str(e)) from None
-        self.description = f"{data.data_dir} (train, {len(self.files)} shards)"
+        self.description = f"{data.data_dir} ({split}, {len(self.files)} shards)"
         self.stats = input_dataset.InputStats()
         options = input_dataset.PipelineOptions(
             area_range=data.crop_area_range, aspect_range=data.crop_aspect_range,
@@ -67,10 +70,11 @@ class _Inputs:
 
         def dataset_fn(context):
             return input_dataset.build_dataset(
-                data.data_dir, "train", image_size=model_cfg.image_size,
+                data.data_dir, split, image_size=model_cfg.image_size,
                 num_classes=model_cfg.num_classes,
                 batch_size=context.get_per_replica_batch_size(global_batch),
-                training=True, options=options, input_context=context,
+                training=split == "train", repeat_eval=split != "train",
+                options=options, input_context=context,
                 seed=config.loop.tf_random_seed, stats=self.stats)
 
         self.value = iter(strategy.distribute_datasets_from_function(dataset_fn))

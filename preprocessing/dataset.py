@@ -106,13 +106,14 @@ def _decode_or_skip(preprocess, image_size, stats, strict):
 
 def build_dataset(data_dir, split, *, image_size, num_classes, batch_size,
                   training, options=PipelineOptions(), input_context=None,
-                  seed=None, stats=None):
+                  seed=None, stats=None, repeat_eval=False):
     """A tf.data.Dataset of batches for one input pipeline.
 
     training: infinite (images, labels) batches, remainder dropped.
     evaluation: one pass of (images, labels, weights) batches; the last batch
     is padded to ``batch_size`` with weight 0, so every record counts exactly
-    once and batch shapes stay static.
+    once and batch shapes stay static.  With ``repeat_eval`` (inference
+    benchmarks): eval preprocessing, infinite (images, labels) batches.
     """
     files = records.list_shards(data_dir, split)
     files, record_shard = _shard(files, input_context)
@@ -147,6 +148,9 @@ def build_dataset(data_dir, split, *, image_size, num_classes, batch_size,
     if training:
         # Repeat after the parallel stages: each epoch drains before the next
         # starts, so every record is used exactly once per epoch.
+        ds = ds.map(lambda image, label, ok: (image, label)).repeat()
+        ds = ds.batch(batch_size, drop_remainder=True)
+    elif repeat_eval:
         ds = ds.map(lambda image, label, ok: (image, label)).repeat()
         ds = ds.batch(batch_size, drop_remainder=True)
     else:

@@ -170,3 +170,11 @@ def test_missing_and_empty_data_dir(tmp_path):
     with pytest.raises(records.DataError, match="no train"):
         dataset.build_dataset(str(tmp_path), "train", image_size=32,
                               num_classes=10, batch_size=1, training=True)
+
+
+def test_repeated_eval_batches_for_inference(unique_label_shards):
+    ds = dataset.build_dataset(unique_label_shards[0], "validation",
+                               image_size=32, num_classes=1000, batch_size=10,
+                               training=False, repeat_eval=True)
+    labels = _labels(ds, 7)  # 70 > 23 records: it wraps around
+    assert len(labels) == 70 and set(labels) == set(range(23))

@@ -62,12 +62,16 @@ def initial_weights():
     OptimizerConfig(optimizer="sgd", init_learning_rate=0.5, gradient_clip=1e-4),
 ], ids=["momentum", "clipped"])
 def test_two_replicas_take_the_same_step_as_one(initial_weights, opt_config):
-    one, out1 = _train(1, initial_weights, opt_config)
-    two, out2 = _train(2, initial_weights, opt_config)
-    moved = max(float(np.abs(a - b).max()) for a, b in zip(one, initial_weights))
-    assert moved > 1e-5  # the step did something
-    for a, b in zip(one, two):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    # One step: after it, ULP-level differences in the weights can flip a
+    # ReLU near zero and make later steps legitimately diverge.
+    one, out1 = _train(1, initial_weights, opt_config, steps=1)
+    two, out2 = _train(2, initial_weights, opt_config, steps=1)
+    for a, b, w in zip(one, two, initial_weights):
+        step1, step2 = a - w, b - w
+        assert np.abs(step1).max() > 0  # every variable moved
+        # A doubled all-reduce or clipping before it would move 2x as far.
+        np.testing.assert_allclose(step2, step1, rtol=1e-3,
+                                   atol=1e-3 * np.abs(step1).max())
     np.testing.assert_allclose(out1["loss"].numpy(), out2["loss"].numpy(),
                                rtol=1e-5)
     np.testing.assert_allclose(out1["top1"].numpy(), out2["top1"].numpy())

@@ -142,3 +142,13 @@ def test_truncated_shard_is_a_usage_error_naming_it(tmp_path):
                             datasets_shuffle_buffer_size=4))
     with pytest.raises(UsageError, match="train-00001-of-00002.*truncated"):
         runner.run(c, stream=io.StringIO())
+
+
+def test_forward_only_on_real_data_reads_the_validation_split(tmp_path,
+                                                              demo_shards):
+    c = _real(tmp_path, demo_shards, num_batches=3, forward_only=True)
+    summary = runner.run(c, stream=io.StringIO())
+    assert summary["infer.timed_images"] == 12
+    entries = _entries(str(tmp_path / "log.json"))
+    param = [e for e in entries if e.get("step") == "PARAMETER"][0]["data"]
+    assert "validation" in param["data"]

@@ -138,3 +138,22 @@ def test_nan_loss_names_the_step():
     with pytest.raises(TrainingError, match="at step 3"):
         run_steps(loop, None, chunks, meter, num_warmup=1, display_every=10,
                   clock=device.clock, sync=device.sync)
+
+
+def test_displayed_top1_is_the_mean_since_the_previous_display():
+    device = FakeDevice([1.0] * 9)
+    accuracies = iter([[0.9], [0.0, 0.5], [1.0, 1.0], [0.25, 0.75], [0.5, 0.5]])
+
+    def loop(num_steps, inputs):
+        out = device.loop(num_steps, inputs)
+        out["top1"] = _Array(np.array(next(accuracies)))
+        return out
+
+    shown = []
+    meter = ThroughputMeter(8, 1, 1)
+    chunks = plan_chunks(num_warmup=1, num_timed=8, steps_per_loop=2,
+                         display_every=4)
+    run_steps(loop, None, chunks, meter, num_warmup=1, display_every=4,
+              on_display=shown.append, clock=device.clock, sync=device.sync)
+    # The warmup step's 0.9 is left out; then means of steps 1-4 and 5-8.
+    assert [p.top1 for p in shown] == [pytest.approx(0.625), pytest.approx(0.5)]
