@@ -76,6 +76,19 @@ def _jsonable(value):
     return value
 
 
+def _prepare(path):
+    """Creates the log's directory; a path that cannot be written is a
+    UsageError, found before any work is done."""
+    import os
+    from benchmarks.errors import UsageError
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        open(path, "a").close()
+    except OSError as e:
+        raise UsageError(f"--log_path={path} cannot be written ({e.strerror}); "
+                         "choose a writable path") from None
+
+
 class _JSONStreamBackend:
     """Writes what dllogger.JSONStreamBackend writes."""
 
@@ -176,6 +189,8 @@ class Logger:
     """
 
     def __init__(self, log_path=None, use_dllogger=None, stream=None):
+        if log_path:
+            _prepare(log_path)
         module = _dllogger_module() if use_dllogger in (None, True) else None
         if use_dllogger and module is None:
             raise ImportError("dllogger is not installed")

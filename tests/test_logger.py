@@ -88,3 +88,15 @@ def test_uses_dllogger_when_importable(tmp_path):
     theirs = json.loads((tmp_path / "a.json").read_text()[5:])
     assert list(ours) == list(theirs)
     assert dllogger is not None
+
+
+def test_log_directory_is_created_and_bad_paths_are_usage_errors(tmp_path):
+    from benchmarks.errors import UsageError
+    path = tmp_path / "new" / "dir" / "log.json"
+    log = dll.Logger(str(path), use_dllogger=False, stream=io.StringIO())
+    log.log([], {"train.loss": 1.0})
+    log.close()
+    assert path.read_text().startswith("DLLL ")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UsageError, match="--log_path"):
+        dll.Logger(str(tmp_path / "file" / "log.json"), use_dllogger=False)
