@@ -13,10 +13,13 @@ console shows those as tf_cnn_benchmarks' progress table instead.
 
 import json
 import math
+import os
 import sys
 from datetime import datetime
 
 import numpy as np
+
+from benchmarks.errors import UsageError
 
 DEFAULT = 0
 VERBOSE = 1
@@ -79,8 +82,6 @@ def _jsonable(value):
 def _prepare(path):
     """Creates the log's directory; a path that cannot be written is a
     UsageError, found before any work is done."""
-    import os
-    from benchmarks.errors import UsageError
     try:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         open(path, "a").close()

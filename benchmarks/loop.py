@@ -184,8 +184,7 @@ def run_steps(loop, inputs, chunks, meter, *, num_warmup, display_every,
         sync()  # ...and for every kernel still queued on any device
         end = clock()
         meter.record(chunk.first_step, chunk.num_steps, start, end,
-                     input_wait=float(out["input_wait"].numpy())
-                     if "input_wait" in out else 0.0)
+                     input_wait=float(out["input_wait"].numpy()))
         bad = np.flatnonzero(~np.isfinite(losses))
         if bad.size:
             step = chunk.first_step + int(bad[0])

@@ -87,6 +87,7 @@ class ThroughputMeter:
             raise ValueError("no timed steps")
         times = self.step_seconds()
         wall = self.timed[-1].end - self.timed[0].start
+        input_wait = sum(r.input_wait for r in self.timed)
         total_ips = self.timed_images / wall
         flops = forward_flops_per_image * flops_multiplier
         return {
@@ -101,8 +102,8 @@ class ThroughputMeter:
             "timed_images": self.timed_images,
             "timed_steps": self.timed_steps,
             "timed_seconds": wall,
-            "input_wait_s": sum(r.input_wait for r in self.timed),
-            "input_wait_pct": 100.0 * sum(r.input_wait for r in self.timed) / wall,
+            "input_wait_s": input_wait,
+            "input_wait_pct": 100.0 * input_wait / wall,
             "global_batch": self.global_batch,
             "replicas": self.num_replicas,
         }

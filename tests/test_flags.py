@@ -1,4 +1,5 @@
 import math
+import re
 
 import pytest
 
@@ -145,3 +146,37 @@ def test_config_validates_without_flags():
     with pytest.raises(UsageError, match="--batch_size"):
         cfg.DataConfig(batch_size=0)
     assert cfg.RunConfig().to_dict()["model.name"] == "vgg16"
+
+
+def test_data_flags_reach_the_config():
+    c = flags.parse(["--data_dir=/data", "--crop_area_range=0.25,1",
+                     "--crop_aspect_range=0.5,2", "--distortions",
+                     "--datasets_use_caching", "--datasets_num_private_threads=3",
+                     "--datasets_parallel_interleave_cycle_length=4",
+                     "--datasets_prefetch_buffer_size=2",
+                     "--datasets_shuffle_buffer_size=99", "--strict_input",
+                     "--input_only"])
+    d = c.data
+    assert (d.data_dir, d.crop_area_range, d.crop_aspect_range) == \
+        ("/data", (0.25, 1.0), (0.5, 2.0))
+    assert d.distortions and d.datasets_use_caching and d.strict_input
+    assert (d.datasets_num_private_threads,
+            d.datasets_parallel_interleave_cycle_length,
+            d.datasets_prefetch_buffer_size, d.datasets_shuffle_buffer_size) == \
+        (3, 4, 2, 99)
+    assert c.loop.input_only and c.loop.prefix == "input"
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--input_only"], "--data_dir"),
+    (["--data_dir=/d", "--input_only", "--forward_only"], "exclude each other"),
+    (["--crop_area_range=0.5"], "--crop_area_range"),
+    (["--crop_area_range=a,b"], "--crop_area_range"),
+    (["--crop_area_range=0.9,0.5"], "--crop_area_range"),
+    (["--crop_aspect_range=0,1"], "--crop_aspect_range"),
+    (["--datasets_shuffle_buffer_size=0"], "--datasets_shuffle_buffer_size"),
+    (["--datasets_prefetch_buffer_size=0"], "--datasets_prefetch_buffer_size"),
+])
+def test_bad_data_flags_are_usage_errors(argv, fragment):
+    with pytest.raises(UsageError, match=re.escape(fragment)):
+        flags.parse(argv)

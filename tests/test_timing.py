@@ -26,7 +26,8 @@ class FakeDevice:
         self.calls.append(n)
         self.pending += sum(self.step_seconds[:n])
         del self.step_seconds[:n]
-        return {"loss": _Array(np.ones(n)), "top1": _Array(np.zeros(n))}
+        return {"loss": _Array(np.ones(n)), "top1": _Array(np.zeros(n)),
+                "input_wait": _Array(np.float64(0.0))}
 
     def sync(self):
         self.now += self.pending
