@@ -29,7 +29,8 @@ demo: $(STAMP) $(DEMO_DATA)/.complete
 	    --num_classes=10 --image_size=32 --batch_size=32 --num_batches=180 \
 	    --num_warmup_batches=2 --display_every=20 --optimizer=momentum \
 	    --init_learning_rate=0.01 --dropout=0 --crop_area_range=0.6,1 \
-	    --print_training_accuracy --log_path=logs/demo.json
+	    --print_training_accuracy --eval_during_training_every_n_steps=45 \
+	    --log_path=logs/demo.json
 
 # VGG16 at 224x224 on synthetic data: the real network, a short run.
 demo-synthetic: $(STAMP)

@@ -10,8 +10,13 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ chatter down
 
+from benchmarks.malloc import tune_glibc_malloc  # noqa: E402
+
+tune_glibc_malloc()  # before TensorFlow allocates anything
+
 from absl import app  # noqa: E402
 from absl import flags as absl_flags  # noqa: E402
+from absl import logging as absl_logging  # noqa: E402
 
 from benchmarks import flags  # noqa: E402
 from benchmarks.errors import VggbenchError  # noqa: E402
@@ -23,8 +28,10 @@ def _main(argv):
     if len(argv) > 1:
         _fail(f"unexpected arguments {' '.join(argv[1:])!r}; flags are "
               "written --name=value", 2)
+    # TF's Python INFO lines (one per checkpoint write) would bury the log.
+    absl_logging.set_verbosity(absl_logging.WARNING)
     try:
-        config = flags.to_config(absl_flags.FLAGS)
+        config = flags.to_config(absl_flags.FLAGS, sys.argv)
         from benchmarks import runner  # imports TensorFlow: after the flag checks
         runner.run(config)
     except VggbenchError as e:

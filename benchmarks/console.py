@@ -27,7 +27,7 @@ def print_header(info, stream=None):
           f"{info['timed']} timed, {info['steps_per_loop']} per loop call",
           file=w)
     print(RULE, file=w)
-    columns = "Step\tImg/sec (global)\ttotal_loss"
+    columns = "Timed step\tImg/sec (global)\ttotal_loss"
     if info.get("with_lr"):
         columns += "\tlr"
     if info.get("with_accuracy"):
@@ -69,3 +69,24 @@ def print_summary(s, stream=None, skipped=None):
     print(f"achieved TFLOP/s: {s['tflops']:.4f}", file=w)
     print(f"final loss: {s['loss']:.4f}", file=w)
     print(RULE, file=w, flush=True)
+
+
+def print_epoch(epoch, step, loss, lr, ips, top1=None, stream=None):
+    line = (f"Epoch {epoch} done at step {step}: loss {loss:.4f}  lr {lr:.6g}  "
+            f"{ips:.1f} img/s")
+    if top1 is not None:
+        line += f"  training top-1 {top1:.4f}"
+    print(line, file=_out(stream), flush=True)
+
+
+def print_eval(result, epoch=None, stream=None):
+    at = f" at step {result.step}" if result.step else ""
+    if epoch is not None:
+        at += f" (epoch {epoch:.2f})"
+    print(f"Eval{at}: top-1 {result.top1:.4f}  top-5 {result.top5:.4f}  "
+          f"loss {result.loss:.4f}  ({result.examples} images, "
+          f"{result.ips:.1f} img/s)", file=_out(stream), flush=True)
+
+
+def print_note(message, stream=None):
+    print(message, file=_out(stream), flush=True)

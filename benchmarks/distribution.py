@@ -30,11 +30,14 @@ class Placement:
         return self.strategy.num_replicas_in_sync
 
 
-def configure_runtime(dist):
-    """Thread pools and logical CPU devices.  TensorFlow fixes both when its
-    runtime starts, so this must run before the first op of the process; in a
-    process where TF already started (tests), a differing request is reported
-    by build_strategy rather than silently dropped."""
+def configure_runtime(dist, deterministic=False):
+    """Thread pools, logical CPU devices and deterministic kernels.  TensorFlow
+    fixes the first two when its runtime starts, so this must run before the
+    first op of the process; in a process where TF already started (tests), a
+    differing request is reported by build_strategy rather than silently
+    dropped."""
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
     threading = tf.config.threading
     for value, setter, getter in (
             (dist.num_intra_threads, threading.set_intra_op_parallelism_threads,

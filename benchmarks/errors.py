@@ -18,3 +18,11 @@ class TrainingError(VggbenchError):
     """The run itself failed, e.g. the loss became NaN or Inf."""
 
     exit_code = 1
+
+
+class Interrupted(VggbenchError):
+    """SIGTERM or SIGINT: a checkpoint was saved and the run can resume."""
+
+    def __init__(self, message, signum):
+        super().__init__(message)
+        self.exit_code = 128 + signum  # what the shell reports for the signal

@@ -4,8 +4,6 @@ flag, and their translation into a frozen RunConfig.
 Only this module and benchmarks/__main__.py touch absl flags.
 """
 
-import math
-
 from absl import flags as absl_flags
 
 from benchmarks import config as cfg
@@ -19,25 +17,6 @@ _VGG_DEFAULT_LEARNING_RATE = 0.005  # tf_cnn_benchmarks' VGG default
 # Setting one to anything but its default is an error that says so, never a
 # silent no-op.  Each value names the missing feature, then what to do instead.
 NOT_BUILT = {
-    "eval": "evaluation; train, or benchmark inference with --forward_only",
-    "train_dir": "checkpoints; omit it",
-    "eval_batch_size": "evaluation; omit it",
-    "num_eval_batches": "evaluation; omit it",
-    "num_eval_epochs": "evaluation; omit it",
-    "eval_during_training_every_n_steps": "evaluation; omit it",
-    "eval_during_training_every_n_epochs": "evaluation; omit it",
-    "eval_during_training_at_specified_steps": "evaluation; omit it",
-    "eval_during_training_at_specified_epochs": "evaluation; omit it",
-    "stop_at_top_1_accuracy": "evaluation; omit it",
-    "piecewise_learning_rate_schedule": "learning-rate schedules; use a "
-                                        "constant --init_learning_rate",
-    "num_epochs_per_decay": "learning-rate decay; omit it",
-    "learning_rate_decay_factor": "learning-rate decay; omit it",
-    "minimum_learning_rate": "learning-rate decay; omit it",
-    "num_learning_rate_warmup_epochs": "learning-rate warmup; omit it",
-    "save_model_secs": "checkpoints; omit it",
-    "save_model_steps": "checkpoints; omit it",
-    "summary_verbosity": "TensorBoard summaries; omit it",
     "job_name": "multi-worker training; run on one host",
     "worker_hosts": "multi-worker training; run on one host",
     "ps_hosts": "multi-worker training; run on one host",
@@ -68,7 +47,9 @@ def define_flags(fv=absl_flags.FLAGS):
                    flag_values=fv)
     d.DEFINE_boolean("forward_only", False, "Benchmark inference only.",
                      flag_values=fv)
-    d.DEFINE_boolean("eval", False, "Evaluate a checkpoint.", flag_values=fv)
+    d.DEFINE_boolean("eval", False, "Evaluate a checkpoint from --train_dir "
+                     "(the latest, or --checkpoint) on the validation split.",
+                     flag_values=fv)
     d.DEFINE_boolean("print_training_accuracy", False,
                      "Compute and show top-1 on each training batch.",
                      flag_values=fv)
@@ -77,8 +58,9 @@ def define_flags(fv=absl_flags.FLAGS):
                      flag_values=fv)
     d.DEFINE_integer("num_batches", None, "Timed batches, warmup excluded "
                      f"(default {_DEFAULT_NUM_BATCHES}).", flag_values=fv)
-    d.DEFINE_float("num_epochs", None, "Epochs to run, warmup excluded; "
-                   "not with --num_batches.", flag_values=fv)
+    d.DEFINE_float("num_epochs", None, "Epochs to train in all (warmup "
+                   "included, unlike --num_batches); not with --num_batches.",
+                   flag_values=fv)
     d.DEFINE_integer("num_warmup_batches", None, "Batches run before timing "
                      f"starts (default {_DEFAULT_NUM_WARMUP_BATCHES}).",
                      flag_values=fv)
@@ -87,6 +69,10 @@ def define_flags(fv=absl_flags.FLAGS):
     d.DEFINE_integer("steps_per_loop", 1, "Training steps per call of the "
                      "compiled loop; more cuts host overhead.", flag_values=fv)
     d.DEFINE_integer("tf_random_seed", 1234, "Random seed.", flag_values=fv)
+    d.DEFINE_boolean("deterministic", False, "Deterministic kernels "
+                     "(tf.config.experimental.enable_op_determinism): the "
+                     "same flags give the same weights, resumed or not.",
+                     flag_values=fv)
     # Devices and distribution.
     d.DEFINE_enum("device", None, ("cpu", "gpu", "CPU", "GPU"),
                   "Compute device; default gpu when one exists, else cpu.",
@@ -124,13 +110,35 @@ def define_flags(fv=absl_flags.FLAGS):
     d.DEFINE_boolean("xla", False, "Compile the training step with XLA "
                      "(jit_compile).", flag_values=fv)
     # Optimizer.
-    d.DEFINE_enum("optimizer", "sgd", ("sgd", "momentum", "rmsprop", "adam"),
+    d.DEFINE_enum("optimizer", "sgd", cfg.OPTIMIZERS,
                   "Optimizer; momentum is Nesterov momentum, as in "
                   "tf_cnn_benchmarks.", flag_values=fv)
     d.DEFINE_float("init_learning_rate", None, "Learning rate (default "
                    f"{_VGG_DEFAULT_LEARNING_RATE}).", flag_values=fv)
     d.DEFINE_float("momentum", 0.9, "Momentum.", flag_values=fv)
-    d.DEFINE_float("weight_decay", 0.00004, "L2 weight decay factor.",
+    d.DEFINE_boolean("nesterov", True, "Nesterov momentum for --optimizer="
+                     "momentum (tf_cnn_benchmarks' choice); --nonesterov for "
+                     "plain (PyTorch) momentum.", flag_values=fv)
+    d.DEFINE_float("weight_decay", 0.00004, "L2 weight decay factor (conv and "
+                   "dense weights and biases); adamw: decoupled decay.",
+                   flag_values=fv)
+    d.DEFINE_float("label_smoothing", 0.0, "Label smoothing of the "
+                   "cross-entropy.", flag_values=fv)
+    # Learning-rate schedule (benchmarks/schedules.py).
+    d.DEFINE_enum("learning_rate_schedule", None, cfg.SCHEDULES, "Default: "
+                  "piecewise if --piecewise_learning_rate_schedule, step if "
+                  "--num_epochs_per_decay, else constant.", flag_values=fv)
+    d.DEFINE_string("piecewise_learning_rate_schedule", None, "lr0;epoch1;lr1;"
+                    "epoch2;lr2...: lr0 until epoch1, then lr1, ...",
+                    flag_values=fv)
+    d.DEFINE_float("num_epochs_per_decay", 0, "Stepped decay: epochs between "
+                   "decays.", flag_values=fv)
+    d.DEFINE_float("learning_rate_decay_factor", 0, "Stepped decay: factor "
+                   "per decay.", flag_values=fv)
+    d.DEFINE_float("minimum_learning_rate", 0, "Floor of stepped decay; end "
+                   "of cosine decay.", flag_values=fv)
+    d.DEFINE_float("num_learning_rate_warmup_epochs", 0, "Linear warmup "
+                   "epochs (from init/warmup_steps up to init).",
                    flag_values=fv)
     d.DEFINE_float("gradient_clip", None, "Clip every gradient value to "
                    "[-x, x] after the all-reduce.", flag_values=fv)
@@ -171,22 +179,47 @@ def define_flags(fv=absl_flags.FLAGS):
     # Logging.
     d.DEFINE_string("log_path", None, "Write the dllogger JSON log here.",
                     flag_values=fv)
-    d.DEFINE_string("train_dir", None, "Checkpoint directory.", flag_values=fv)
+    d.DEFINE_integer("summary_verbosity", 0, "TensorBoard summaries in "
+                     "--train_dir: 0 none, 1 scalars, 2 scalars and weight "
+                     "histograms.", flag_values=fv)
+    # Checkpoints.
+    d.DEFINE_string("train_dir", None, "Checkpoint (and TensorBoard) "
+                    "directory; a run on a train_dir that holds checkpoints "
+                    "resumes from the latest.", flag_values=fv)
+    d.DEFINE_string("checkpoint", None, "With --eval: this checkpoint (a "
+                    "path prefix, or a name in --train_dir) instead of the "
+                    "latest.", flag_values=fv)
+    d.DEFINE_integer("save_model_steps", None, "Checkpoint every N steps.",
+                     flag_values=fv)
+    d.DEFINE_integer("save_model_secs", None, "Checkpoint every N seconds "
+                     "(default 600 with --train_dir, unless "
+                     "--save_model_steps).", flag_values=fv)
+    d.DEFINE_integer("max_ckpts_to_keep", 5, "Checkpoints kept (the best "
+                     "top-1 one is kept apart).", flag_values=fv)
+    # Evaluation.
+    d.DEFINE_integer("eval_batch_size", None, "Eval batch per replica "
+                     "(default --batch_size).", flag_values=fv)
+    d.DEFINE_integer("num_eval_batches", None, "Eval at most this many "
+                     "batches (default: the whole validation split).",
+                     flag_values=fv)
+    d.DEFINE_float("num_eval_epochs", None, "Eval this fraction of the "
+                   "validation split (<= 1).", flag_values=fv)
+    d.DEFINE_integer("eval_during_training_every_n_steps", None, "Evaluate "
+                     "every N training steps.", flag_values=fv)
+    d.DEFINE_float("eval_during_training_every_n_epochs", None, "Evaluate "
+                   "every N training epochs.", flag_values=fv)
+    d.DEFINE_list("eval_during_training_at_specified_steps", [], "Evaluate "
+                  "after these steps.", flag_values=fv)
+    d.DEFINE_list("eval_during_training_at_specified_epochs", [], "Evaluate "
+                  "after these epochs.", flag_values=fv)
+    d.DEFINE_float("stop_at_top_1_accuracy", None, "Stop training once an "
+                   "evaluation reaches this top-1 (a fraction).",
+                   flag_values=fv)
     # Accepted for compatibility; see NOT_BUILT.
-    for name in ("eval_batch_size", "num_eval_batches", "save_model_secs",
-                 "save_model_steps", "eval_during_training_every_n_steps",
-                 "summary_verbosity", "task_index"):
-        d.DEFINE_integer(name, None, "Not built yet.", flag_values=fv)
-    for name in ("num_eval_epochs", "eval_during_training_every_n_epochs",
-                 "stop_at_top_1_accuracy", "num_epochs_per_decay",
-                 "learning_rate_decay_factor", "minimum_learning_rate",
-                 "num_learning_rate_warmup_epochs", "display_perf_ewma"):
-        d.DEFINE_float(name, None, "Not built yet.", flag_values=fv)
-    for name in ("eval_during_training_at_specified_steps",
-                 "eval_during_training_at_specified_epochs"):
-        d.DEFINE_list(name, [], "Not built yet.", flag_values=fv)
-    for name in ("piecewise_learning_rate_schedule", "job_name", "worker_hosts",
-                 "ps_hosts", "trace_file", "tfprof_file"):
+    d.DEFINE_integer("task_index", None, "Not built yet.", flag_values=fv)
+    d.DEFINE_float("display_perf_ewma", None, "Not built yet.", flag_values=fv)
+    for name in ("job_name", "worker_hosts", "ps_hosts", "trace_file",
+                 "tfprof_file"):
         d.DEFINE_string(name, None, "Not built yet.", flag_values=fv)
 
 
@@ -197,20 +230,6 @@ def _check_not_built(fv):
             raise UsageError(f"--{name} is accepted but not built yet ({reason})")
 
 
-def _num_batches(fv, global_batch):
-    if fv.num_batches is not None and fv.num_epochs is not None:
-        raise UsageError("give --num_batches or --num_epochs, not both")
-    if fv.num_epochs is not None:
-        if fv.num_epochs <= 0:
-            raise UsageError(f"--num_epochs must be positive (got {fv.num_epochs})")
-        if fv.data_name not in cfg.EXAMPLES_PER_EPOCH:
-            raise UsageError(f"--num_epochs needs a known dataset; --data_name="
-                             f"{fv.data_name} has no epoch size")
-        per_epoch = cfg.EXAMPLES_PER_EPOCH[fv.data_name]["train"]
-        return math.ceil(fv.num_epochs * per_epoch / global_batch)
-    return fv.num_batches if fv.num_batches is not None else _DEFAULT_NUM_BATCHES
-
-
 def _pair(name, values):
     try:
         return tuple(float(v) for v in values)
@@ -219,15 +238,47 @@ def _pair(name, values):
                          f"{','.join(values)})") from None
 
 
-def _replicas_hint(fv):
-    """Replica count known from flags alone (for --num_epochs arithmetic)."""
-    if fv.num_cpu_devices:
-        return fv.num_cpu_devices
-    return max(1, fv.num_gpus)
+def _numbers(name, values, kind=float):
+    try:
+        return tuple(kind(v) for v in values if str(v).strip())
+    except ValueError:
+        raise UsageError(f"--{name} must be a list of numbers (got "
+                         f"{values})") from None
 
 
-def to_config(fv=absl_flags.FLAGS):
-    """Translates parsed flags into a validated, frozen RunConfig."""
+def _schedule(fv):
+    piecewise = ()
+    if fv.piecewise_learning_rate_schedule:
+        piecewise = _numbers("piecewise_learning_rate_schedule",
+                             fv.piecewise_learning_rate_schedule.split(";"))
+    kind = fv.learning_rate_schedule or (
+        "piecewise" if piecewise else
+        "step" if fv.num_epochs_per_decay else "constant")
+    if piecewise and kind != "piecewise":
+        raise UsageError("--piecewise_learning_rate_schedule contradicts "
+                         f"--learning_rate_schedule={kind}")
+    return cfg.ScheduleConfig(
+        kind=kind, piecewise=piecewise,
+        num_epochs_per_decay=fv.num_epochs_per_decay,
+        learning_rate_decay_factor=fv.learning_rate_decay_factor,
+        minimum_learning_rate=fv.minimum_learning_rate,
+        num_learning_rate_warmup_epochs=fv.num_learning_rate_warmup_epochs)
+
+
+def flagfiles(argv):
+    """The --flagfile paths named on a command line (the recipes used)."""
+    found = []
+    for i, arg in enumerate(argv):
+        if arg.startswith("--flagfile="):
+            found.append(arg.split("=", 1)[1])
+        elif arg == "--flagfile" and i + 1 < len(argv):
+            found.append(argv[i + 1])
+    return tuple(found)
+
+
+def to_config(fv=absl_flags.FLAGS, argv=()):
+    """Translates parsed flags into a validated, frozen RunConfig; ``argv``
+    (the command line) names the recipe flagfiles to record."""
     _check_not_built(fv)
     if fv.variable_update in _MULTI_WORKER_UPDATES:
         raise UsageError(f"--variable_update={fv.variable_update} is accepted but "
@@ -284,23 +335,46 @@ def to_config(fv=absl_flags.FLAGS):
     optimizer = cfg.OptimizerConfig(
         optimizer=fv.optimizer,
         init_learning_rate=_VGG_DEFAULT_LEARNING_RATE if lr is None else lr,
-        momentum=fv.momentum, weight_decay=fv.weight_decay,
+        momentum=fv.momentum, nesterov=fv.nesterov,
+        weight_decay=fv.weight_decay, label_smoothing=fv.label_smoothing,
         gradient_clip=fv.gradient_clip, rmsprop_decay=fv.rmsprop_decay,
         rmsprop_momentum=fv.rmsprop_momentum,
         rmsprop_epsilon=fv.rmsprop_epsilon, adam_beta1=fv.adam_beta1,
         adam_beta2=fv.adam_beta2, adam_epsilon=fv.adam_epsilon)
-    global_batch_hint = data.batch_size * _replicas_hint(fv)
+    if fv.num_batches is not None and fv.num_epochs is not None:
+        raise UsageError("give --num_batches or --num_epochs, not both")
     warmup = fv.num_warmup_batches
     loop = cfg.LoopConfig(
         forward_only=fv.forward_only, input_only=fv.input_only,
-        num_batches=_num_batches(fv, max(1, global_batch_hint)),
+        num_batches=(_DEFAULT_NUM_BATCHES if fv.num_batches is None
+                     else fv.num_batches),
+        num_epochs=fv.num_epochs,
         num_warmup_batches=_DEFAULT_NUM_WARMUP_BATCHES if warmup is None else warmup,
         display_every=fv.display_every, steps_per_loop=fv.steps_per_loop,
         xla=fv.xla, print_training_accuracy=fv.print_training_accuracy,
-        tf_random_seed=fv.tf_random_seed)
-    log = cfg.LogConfig(log_path=fv.log_path)
+        tf_random_seed=fv.tf_random_seed, deterministic=fv.deterministic)
+    evaluation = cfg.EvalConfig(
+        eval=fv.eval, batch_size=fv.eval_batch_size,
+        num_eval_batches=fv.num_eval_batches,
+        num_eval_epochs=fv.num_eval_epochs,
+        every_n_steps=fv.eval_during_training_every_n_steps or 0,
+        every_n_epochs=fv.eval_during_training_every_n_epochs or 0.0,
+        at_steps=_numbers("eval_during_training_at_specified_steps",
+                          fv.eval_during_training_at_specified_steps, int),
+        at_epochs=_numbers("eval_during_training_at_specified_epochs",
+                           fv.eval_during_training_at_specified_epochs),
+        stop_at_top_1_accuracy=fv.stop_at_top_1_accuracy)
+    checkpoint = cfg.CheckpointConfig(
+        train_dir=fv.train_dir, checkpoint=fv.checkpoint,
+        save_model_steps=fv.save_model_steps or 0,
+        save_model_secs=float(fv.save_model_secs or 0),
+        max_ckpts_to_keep=fv.max_ckpts_to_keep)
+    log = cfg.LogConfig(log_path=fv.log_path,
+                        summary_verbosity=fv.summary_verbosity,
+                        recipes=flagfiles(argv))
     return cfg.RunConfig(model=model, dist=dist, data=data, optimizer=optimizer,
-                         loop=loop, log=log)
+                         schedule=_schedule(fv), loop=loop, eval=evaluation,
+                         checkpoint=checkpoint, log=log)
 
 
 def parse(argv):
@@ -312,4 +386,4 @@ def parse(argv):
         fv(["vggbench", *argv])
     except absl_flags.Error as e:
         raise UsageError(str(e)) from None
-    return to_config(fv)
+    return to_config(fv, argv)

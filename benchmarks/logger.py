@@ -49,10 +49,18 @@ _SUFFIX_METADATA = {
     "skipped_records": ("records", ""),
     "global_batch": ("images", ""),
     "replicas": ("", ""),
+    "paused_s": ("s", ":.2f"),
+    "top5": ("", ":.4f"),
+    "examples": ("images", ""),
+    "seconds": ("s", ":.2f"),
+    "epoch": ("epochs", ":.2f"),
+    "epoch_loss": ("", ":.4f"),
+    "epoch_top1": ("", ":.4f"),
+    "epoch_ips": ("img/s", ":.2f"),
 }
 
 
-def metric_metadata(prefixes=("train", "infer", "input")):
+def metric_metadata(prefixes=("train", "infer", "input", "eval")):
     """{metric: {"unit": ..., "format": ...}} for every metric logged."""
     out = {}
     for prefix in prefixes:

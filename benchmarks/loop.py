@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from benchmarks.errors import TrainingError
 from benchmarks.optimization import l2_decay_variables, l2_loss
+from benchmarks.plan import Chunk, plan_chunks  # noqa: F401  (re-exported)
 
 SUM = tf.distribute.ReduceOp.SUM
 
@@ -26,14 +27,28 @@ def _top1_fraction(logits, labels, global_batch):
     return tf.reduce_sum(tf.cast(hits, tf.float32)) / global_batch
 
 
-def _cross_entropy(logits, labels, global_batch):
+def cross_entropy_per_example(logits, labels, label_smoothing=0.0):
+    """Softmax cross-entropy in fp32; with label smoothing e the target is
+    (1 - e) on the label plus e / num_classes on every class."""
+    logits = tf.cast(logits, tf.float32)
     per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(
-        labels=labels, logits=tf.cast(logits, tf.float32))
-    return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+        labels=labels, logits=logits)
+    if label_smoothing:
+        uniform = -tf.reduce_mean(tf.nn.log_softmax(logits), axis=-1)
+        per_example = (1.0 - label_smoothing) * per_example + \
+            label_smoothing * uniform
+    return per_example
+
+
+def _cross_entropy(logits, labels, global_batch, label_smoothing=0.0):
+    return tf.nn.compute_average_loss(
+        cross_entropy_per_example(logits, labels, label_smoothing),
+        global_batch_size=global_batch)
 
 
 def build_train_loop(strategy, model, optimizer, *, global_batch, weight_decay,
-                     xla=False, with_accuracy=False, nhwc_to_nchw=False):
+                     xla=False, with_accuracy=False, nhwc_to_nchw=False,
+                     label_smoothing=0.0, timed_input=True):
     """Returns ``loop(num_steps, inputs) -> {"loss": [num_steps], ...}``.
 
     ``inputs`` is a per-replica (images, labels) batch fed to every step, or a
@@ -48,7 +63,7 @@ def build_train_loop(strategy, model, optimizer, *, global_batch, weight_decay,
     def forward_backward(images, labels):
         with tf.GradientTape() as tape:
             logits = model(images, training=True)
-            loss = _cross_entropy(logits, labels, global_batch)
+            loss = _cross_entropy(logits, labels, global_batch, label_smoothing)
             # Each replica adds 1/R of the L2 term: the all-reduce sums to one.
             loss += l2_loss(decay_variables, weight_decay) / num_replicas
             scaled_loss = optimizer.scale_loss(loss)  # fp16: x loss scale
@@ -70,11 +85,11 @@ def build_train_loop(strategy, model, optimizer, *, global_batch, weight_decay,
         optimizer.apply(grads, variables)
         return loss, top1
 
-    return _multi_step_loop(strategy, replica_step)
+    return _multi_step_loop(strategy, replica_step, timed_input)
 
 
 def build_infer_loop(strategy, model, *, global_batch, xla=False,
-                     nhwc_to_nchw=False):
+                     nhwc_to_nchw=False, timed_input=True):
     """Forward only: ``loop(num_steps, inputs) -> {"loss": [num_steps], ...}``."""
 
     def replica_step(images, labels):
@@ -86,10 +101,10 @@ def build_infer_loop(strategy, model, *, global_batch, xla=False,
 
     if xla:
         replica_step = tf.function(replica_step, jit_compile=True)
-    return _multi_step_loop(strategy, replica_step)
+    return _multi_step_loop(strategy, replica_step, timed_input)
 
 
-def build_input_loop(strategy):
+def build_input_loop(strategy, timed_input=True):
     """Input only: draws batches onto the replicas' devices, computes nothing."""
 
     def replica_step(images, labels):
@@ -97,18 +112,23 @@ def build_input_loop(strategy):
             tf.cast(tf.reduce_sum(images[:, 0, 0, 0]), tf.float32)
         return 0.0 * touched, tf.constant(0.0)
 
-    return _multi_step_loop(strategy, replica_step)
+    return _multi_step_loop(strategy, replica_step, timed_input)
 
 
-def _multi_step_loop(strategy, replica_step):
+def _multi_step_loop(strategy, replica_step, timed_input=True):
+    """``timed_input``: measure the wait for input with tf.timestamp, which
+    op determinism refuses; unmeasured waits are NaN."""
+
     @tf.function
     def loop(num_steps, inputs):
         losses = tf.TensorArray(tf.float32, size=num_steps)
         top1s = tf.TensorArray(tf.float32, size=num_steps)
-        waited = tf.constant(0.0, tf.float64)
+        waited = tf.constant(0.0 if timed_input else float("nan"), tf.float64)
         from_iterator = isinstance(inputs, tf.distribute.DistributedIterator)
         for i in tf.range(num_steps):
-            if from_iterator:
+            if from_iterator and not timed_input:
+                batch = next(inputs)
+            elif from_iterator:
                 # Stateful ops run in program order, so the two timestamps
                 # bracket the wait for the next batch.
                 before = tf.timestamp()
@@ -127,37 +147,6 @@ def _multi_step_loop(strategy, replica_step):
     return loop
 
 
-@dataclass(frozen=True)
-class Chunk:
-    first_step: int  # 1-based
-    num_steps: int
-
-    @property
-    def last_step(self):
-        return self.first_step + self.num_steps - 1
-
-
-def plan_chunks(*, num_warmup, num_timed, steps_per_loop, display_every):
-    """Splits warmup + timed steps into loop calls (see module docstring)."""
-    if num_warmup < 1:
-        raise ValueError("num_warmup must be >= 1: the first step compiles")
-    total = num_warmup + num_timed
-    chunks, step = [], 0
-    while step < total:
-        if step == 0:
-            limit = 1
-        elif step < num_warmup:
-            limit = num_warmup
-        else:
-            timed = step - num_warmup
-            next_display = (timed // display_every + 1) * display_every
-            limit = num_warmup + next_display
-        n = min(steps_per_loop, limit - step, total - step)
-        chunks.append(Chunk(step + 1, n))
-        step += n
-    return chunks
-
-
 @dataclass
 class Progress:
     """What a display shows; handed to the ``on_display`` callback."""
@@ -168,11 +157,24 @@ class Progress:
     top1: float  # mean over the steps since the previous display
 
 
+@dataclass
+class ChunkResult:
+    """One call's outputs, handed to the ``after_chunk`` callback."""
+
+    chunk: Chunk
+    losses: np.ndarray  # per step
+    top1: np.ndarray  # per step (zeros unless accuracy is computed)
+    seconds: float
+
+
 def run_steps(loop, inputs, chunks, meter, *, num_warmup, display_every,
-              on_display=None, clock=time.perf_counter,
+              on_display=None, after_chunk=None, clock=time.perf_counter,
               sync=tf.test.experimental.sync_devices):
     """Runs the planned calls, timing each one.  Returns the last Progress.
 
+    ``after_chunk(ChunkResult) -> bool`` runs after each call (evaluation,
+    checkpoints, epoch logs); True stops the run.  Its time is excluded from
+    the meter's wall time (meter.pause).
     Raises TrainingError naming the first step whose loss is NaN or Inf.
     """
     last = None
@@ -203,6 +205,13 @@ def run_steps(loop, inputs, chunks, meter, *, num_warmup, display_every,
             if on_display:
                 on_display(last)
             top1_sum, top1_steps = 0.0, 0
+        if after_chunk:
+            hook_start = clock()
+            stop = after_chunk(ChunkResult(chunk, losses, out["top1"].numpy(),
+                                           end - start))
+            meter.pause(clock() - hook_start)
+            if stop:
+                break
     return last
 
 

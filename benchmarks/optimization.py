@@ -21,15 +21,20 @@ def _explicitly_reduced(optimizer_class):
     return Optimizer
 
 
-def build_optimizer(opt, precision="fp32"):
-    """A Keras optimizer for an OptimizerConfig; fp16 gets dynamic loss scaling."""
-    common = dict(learning_rate=opt.init_learning_rate,
+def build_optimizer(opt, precision="fp32", learning_rate=None, model=None):
+    """A Keras optimizer for an OptimizerConfig; fp16 gets dynamic loss scaling.
+
+    ``learning_rate``: a float or a schedule (default opt.init_learning_rate).
+    ``model``: for adamw, whose decoupled decay skips what L2 skips.
+    """
+    common = dict(learning_rate=(opt.init_learning_rate if learning_rate is None
+                                 else learning_rate),
                   clipvalue=opt.gradient_clip)
     if opt.optimizer == "sgd":
         inner = _explicitly_reduced(keras.optimizers.SGD)(**common)
     elif opt.optimizer == "momentum":  # tf_cnn_benchmarks uses Nesterov
         inner = _explicitly_reduced(keras.optimizers.SGD)(
-            momentum=opt.momentum, nesterov=True, **common)
+            momentum=opt.momentum, nesterov=opt.nesterov, **common)
     elif opt.optimizer == "rmsprop":
         inner = _explicitly_reduced(keras.optimizers.RMSprop)(
             rho=opt.rmsprop_decay, momentum=opt.rmsprop_momentum,
@@ -38,11 +43,24 @@ def build_optimizer(opt, precision="fp32"):
         inner = _explicitly_reduced(keras.optimizers.Adam)(
             beta_1=opt.adam_beta1, beta_2=opt.adam_beta2,
             epsilon=opt.adam_epsilon, **common)
+    elif opt.optimizer == "adamw":
+        inner = _explicitly_reduced(keras.optimizers.AdamW)(
+            weight_decay=opt.weight_decay, beta_1=opt.adam_beta1,
+            beta_2=opt.adam_beta2, epsilon=opt.adam_epsilon, **common)
+        if model is not None:
+            decayed = {id(v) for v in l2_decay_variables(model)}
+            inner.exclude_from_weight_decay(var_list=[
+                v for v in model.trainable_variables if id(v) not in decayed])
     else:
         raise ValueError(f"unknown optimizer {opt.optimizer!r}")
     if precision == "fp16":
         return keras.optimizers.LossScaleOptimizer(inner)
     return inner
+
+
+def l2_loss_factor(opt):
+    """The L2 factor added to the loss: adamw decays the weights itself."""
+    return 0.0 if opt.optimizer == "adamw" else opt.weight_decay
 
 
 def l2_decay_variables(model):

@@ -52,6 +52,8 @@ def keras_throughput(*, batch_size, steps, warmup_steps, image_size=224,
 
 
 def main():
+    from benchmarks.malloc import tune_glibc_malloc
+    tune_glibc_malloc()  # the harness's allocator settings: compare code alone
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--steps", type=int, default=10)

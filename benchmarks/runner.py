@@ -1,6 +1,12 @@
-"""runner.run(config): wires the builders together.  It computes nothing."""
+"""runner.run(config): wires the builders together.  It computes nothing.
 
-import re
+Three kinds of run:
+- training (the default): schedule, checkpoints and resume, evaluations;
+- benchmarks of inference (--forward_only) or of the input alone
+  (--input_only);
+- --eval: one evaluation of a saved checkpoint.
+"""
+
 import sys
 import time
 
@@ -8,19 +14,21 @@ import keras
 import tensorflow as tf
 
 import models
-from benchmarks import console, environment
+from benchmarks import checkpoints, console, environment
+from benchmarks import plan as run_plan
+from benchmarks.config import EXAMPLES_PER_EPOCH
 from benchmarks.distribution import build_strategy, configure_runtime
-from benchmarks.errors import UsageError
-from benchmarks.logger import Logger, VERBOSE, metric_metadata
+from benchmarks.evaluation import Evaluator, build_eval_loop
+from benchmarks.inputs import EvalInputs, Inputs, count_examples
+from benchmarks.logger import VERBOSE, Logger, metric_metadata
 from benchmarks.loop import (build_infer_loop, build_input_loop,
-                             build_train_loop, learning_rate_of, plan_chunks,
-                             run_steps)
-from benchmarks.optimization import build_optimizer
+                             build_train_loop, learning_rate_of, run_steps)
+from benchmarks.optimization import build_optimizer, l2_loss_factor
+from benchmarks.schedules import LearningRate, build_schedule
+from benchmarks.summaries import Summaries
 from benchmarks.timing import ThroughputMeter
+from benchmarks.training import Schedule, TrainingSession
 from models import flops as model_flops
-from preprocessing import dataset as input_dataset
-from preprocessing import records
-from preprocessing.synthetic import build_synthetic_batch
 
 
 def resolve_data_format(requested, device_kind, stream=None):
@@ -35,136 +43,221 @@ def resolve_data_format(requested, device_kind, stream=None):
     return requested
 
 
-class _Inputs:
-    """What the loop reads: a fixed synthetic batch or a distributed iterator."""
+class _Run:
+    """The pieces every kind of run shares: strategy, model, logger."""
 
-    def __init__(self, config, strategy, data_format, dtype, global_batch):
-        data, model_cfg = config.data, config.model
-        self.stats = None
-        if data.synthetic:
-            self.description = "synthetic"
-            self.files = ()
-            self.value = build_synthetic_batch(
-                strategy, per_replica_batch=data.batch_size,
-                image_size=model_cfg.image_size,
-                num_classes=model_cfg.num_classes, data_format=data_format,
-                dtype=dtype, seed=config.loop.tf_random_seed)
-            return
-        # Training reads the train split; inference benchmarks the
-        # validation split with eval preprocessing.
-        split = "validation" if config.loop.forward_only else "train"
+    def __init__(self, config, stream):
+        configure_runtime(config.dist, deterministic=config.loop.deterministic)
+        self.placement = build_strategy(config.dist)
+        self.strategy = self.placement.strategy
+        keras.utils.set_random_seed(config.loop.tf_random_seed)
+        self.data_format = resolve_data_format(
+            config.model.data_format, self.placement.device_kind, stream)
+        self.replicas = self.placement.num_replicas
+        self.global_batch = config.data.batch_size * self.replicas
+        self.nhwc_to_nchw = (not config.data.synthetic
+                             and self.data_format == "channels_first")
+
+    def build_model(self, config):
+        m = config.model
+        with self.strategy.scope():
+            model = models.build(m.name, num_classes=m.num_classes,
+                                 image_size=m.image_size,
+                                 data_format=self.data_format,
+                                 dropout=m.dropout, dtype_policy=m.dtype_policy)
+        self.params = model_flops.trainable_params(model)
+        self.forward_flops = model_flops.forward_flops_per_image(model)
+        return model
+
+    def parameters(self, config, logger, description, **extra):
+        """The PARAMETER entry: the config, the environment, the run's shape."""
+        parameters = dict(config.to_dict())
+        parameters.update(environment.describe(self.placement))
+        parameters.update({
+            "model.params": self.params,
+            "model.flops_per_image": self.forward_flops,
+            "model.data_format_used": self.data_format,
+            "global_batch": self.global_batch, "replicas": self.replicas,
+            "data": description, "logger": logger.backend_name})
+        parameters.update(_recipes(config.log.recipes))
+        parameters.update(extra)
+        return parameters
+
+    def header(self, config, mode, description, **extra):
+        return dict(
+            model=config.model.name, params=self.params,
+            gflops=self.forward_flops / 1e9, mode=mode,
+            precision=config.model.precision, data=description,
+            replicas=self.replicas, device_kind=self.placement.device_kind,
+            device_name=environment.device_names(self.placement)[0],
+            strategy=type(self.strategy).__name__,
+            all_reduce=self.placement.all_reduce,
+            global_batch=self.global_batch, batch_size=config.data.batch_size,
+            steps_per_loop=config.loop.steps_per_loop, **extra)
+
+
+def _recipes(paths):
+    """The recipe flagfiles, with their text, for the log."""
+    out = {}
+    for i, path in enumerate(paths):
         try:
-            self.files = records.list_shards(data.data_dir, split)
-        except records.DataError as e:
-            raise UsageError(str(e)) from None
-        self.description = f"{data.data_dir} ({split}, {len(self.files)} shards)"
-        self.stats = input_dataset.InputStats()
-        options = input_dataset.PipelineOptions(
-            area_range=data.crop_area_range, aspect_range=data.crop_aspect_range,
-            distortions=data.distortions, cache=data.datasets_use_caching,
-            shuffle_buffer=data.datasets_shuffle_buffer_size,
-            cycle_length=data.datasets_parallel_interleave_cycle_length,
-            private_threads=data.datasets_num_private_threads,
-            prefetch=data.datasets_prefetch_buffer_size,
-            strict=data.strict_input)
-
-        def dataset_fn(context):
-            return input_dataset.build_dataset(
-                data.data_dir, split, image_size=model_cfg.image_size,
-                num_classes=model_cfg.num_classes,
-                batch_size=context.get_per_replica_batch_size(global_batch),
-                training=split == "train", repeat_eval=split != "train",
-                options=options, input_context=context,
-                seed=config.loop.tf_random_seed, stats=self.stats)
-
-        self.value = iter(strategy.distribute_datasets_from_function(dataset_fn))
-
-    def explain(self, error):
-        """A one-line UsageError for a TF error raised while reading."""
-        if isinstance(error, tf.errors.DataLossError):
-            damaged = records.find_damaged_shard(self.files)
-            where = (f"{damaged[0]}: {damaged[1]}" if damaged
-                     else "a shard of " + self.description)
-            return UsageError(f"corrupt input shard {where}; re-create it (e.g. "
-                              "with scripts/build_imagenet_tfrecords.py)")
-        match = re.search(r"assertion failed: (.*)", str(error))
-        if match:
-            words = re.findall(r"\[([^\]]*)\]", match.group(1))
-            return UsageError("bad input record: " + " ".join(words))
-        return None
+            with open(path) as f:
+                text = f.read()
+        except OSError:
+            text = "(unreadable)"
+        out[f"recipe.{i}.path"] = path
+        out[f"recipe.{i}.flags"] = " ".join(
+            line.strip() for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#"))
+    return out
 
 
 def run(config, *, clock=time.perf_counter, stream=None):
-    """Runs one benchmark; returns the summary dict that was logged."""
-    configure_runtime(config.dist)
-    placement = build_strategy(config.dist)
-    strategy = placement.strategy
-    keras.utils.set_random_seed(config.loop.tf_random_seed)
-    data_format = resolve_data_format(config.model.data_format,
-                                      placement.device_kind, stream)
-    replicas = placement.num_replicas
-    global_batch = config.data.batch_size * replicas
-    loop_cfg = config.loop
-    prefix = loop_cfg.prefix
+    """Runs one job; returns the final metrics dict that was logged."""
+    if config.eval.eval:
+        return _evaluate_checkpoint(config, stream)
+    return _run_loop(config, clock, stream)
 
-    with strategy.scope():
-        model = models.build(config.model.name,
-                             num_classes=config.model.num_classes,
-                             image_size=config.model.image_size,
-                             data_format=data_format,
-                             dropout=config.model.dropout,
-                             dtype_policy=config.model.dtype_policy)
-        optimizer = None
-        if prefix == "train":
-            optimizer = build_optimizer(config.optimizer, config.model.precision)
-            optimizer.build(model.trainable_variables)
-    params = model_flops.trainable_params(model)
-    forward_flops = model_flops.forward_flops_per_image(model)
-    inputs = _Inputs(config, strategy, data_format,
-                     model.layers[1].compute_dtype, global_batch)
-    nhwc_to_nchw = not config.data.synthetic and data_format == "channels_first"
 
+def _evaluator(config, run_, model):
+    eval_batch = config.eval.batch_size or config.data.batch_size
+    inputs = EvalInputs(config.data, config.model, run_.strategy, eval_batch)
+    loop = build_eval_loop(run_.strategy, model, nhwc_to_nchw=run_.nhwc_to_nchw)
+    return Evaluator(loop, inputs, num_eval_batches=config.eval.num_eval_batches,
+                     num_eval_epochs=config.eval.num_eval_epochs)
+
+
+def _evaluate_checkpoint(config, stream):
+    run_ = _Run(config, stream)
+    model = run_.build_model(config)
+    path = checkpoints.resolve_checkpoint(config.checkpoint.train_dir,
+                                          config.checkpoint.checkpoint)
+    run_state = checkpoints.RunState()
+    checkpoints.restore_for_eval(path, model, run_state)
+    evaluator = _evaluator(config, run_, model)
     logger = Logger(config.log.log_path, stream=stream)
     try:
-        parameters = dict(config.to_dict())
-        parameters.update(environment.describe(placement))
-        parameters.update({
-            "model.params": params, "model.flops_per_image": forward_flops,
-            "model.data_format_used": data_format, "global_batch": global_batch,
-            "replicas": replicas, "data": inputs.description,
-            "logger": logger.backend_name})
-        logger.log("PARAMETER", parameters)
-        for metric, meta in metric_metadata((prefix, "input")).items():
+        logger.log("PARAMETER", run_.parameters(
+            config, logger, evaluator.inputs.description, checkpoint=path))
+        for metric, meta in metric_metadata(("eval",)).items():
             logger.metadata(metric, meta)
+        console.print_note(f"Evaluating {path} (step "
+                           f"{int(run_state.step.numpy())}) on "
+                           f"{evaluator.inputs.description}", stream)
+        result = evaluator.evaluate(step=int(run_state.step.numpy()))
+        console.print_eval(result, stream=stream)
+        final = result.as_metrics()
+        final["input.skipped_records"] = int(evaluator.inputs.stats.skipped.numpy())
+        logger.log([], final)
+        return final
+    finally:
+        logger.close()
 
+
+def _run_loop(config, clock, stream):
+    run_ = _Run(config, stream)
+    loop_cfg = config.loop
+    prefix = loop_cfg.prefix
+    training = prefix == "train"
+    model = run_.build_model(config)
+
+    # Epochs, the run's length and the schedule (training only).
+    if config.data.synthetic:
+        examples_per_epoch = EXAMPLES_PER_EPOCH[config.data.data_name]["train"]
+    elif training:
+        examples_per_epoch = count_examples(config.data.data_dir, "train")
+    else:
+        examples_per_epoch = None
+    run_state = checkpoints.RunState()
+    optimizer = store = None
+    start_step, resumed_from = 0, None
+    if training:
+        steps_per_epoch = examples_per_epoch / run_.global_batch
+        last_step = run_plan.total_train_steps(loop_cfg, steps_per_epoch)
+        lr_schedule = build_schedule(
+            config.schedule, config.optimizer.init_learning_rate,
+            steps_per_epoch=steps_per_epoch, total_steps=last_step)
+        with run_.strategy.scope():
+            optimizer = build_optimizer(config.optimizer, config.model.precision,
+                                        learning_rate=LearningRate(lr_schedule),
+                                        model=model)
+            optimizer.build(model.trainable_variables)
+        if config.checkpoint.train_dir:
+            store = checkpoints.CheckpointStore(
+                config.checkpoint.train_dir, model, optimizer, run_state,
+                max_to_keep=config.checkpoint.max_ckpts_to_keep,
+                identity=_identity(config, run_.global_batch))
+            resumed_from = store.restore_latest()
+            start_step = int(run_state.step.numpy())
+        remaining = last_step - start_step
+    else:
+        steps_per_epoch, last_step = None, loop_cfg.total_steps
+        remaining = last_step
+
+    if training and remaining <= 0:
+        console.print_note(f"{resumed_from} is at step {start_step} of "
+                           f"{last_step}: training is complete; evaluate it "
+                           "with --eval", stream)
+        return {"train.step": start_step}
+
+    inputs = Inputs(config, run_.strategy, run_.data_format,
+                    model.layers[1].compute_dtype, run_.global_batch,
+                    start_example=int(run_state.examples_seen.numpy()))
+    # The first call compiles; a resumed run may have few steps left.
+    num_warmup = min(loop_cfg.num_warmup_batches, max(1, remaining - 1))
+    num_timed = remaining - num_warmup
+
+    evaluator = None
+    if training and config.eval.during_training:
+        evaluator = _evaluator(config, run_, model)
+    logger = Logger(config.log.log_path, stream=stream)
+    summaries = Summaries(config.checkpoint.train_dir,
+                          config.log.summary_verbosity)
+    try:
+        extra = {}
+        if training:
+            extra = {"train.examples_per_epoch": examples_per_epoch,
+                     "train.steps_per_epoch": steps_per_epoch,
+                     "train.total_steps": last_step,
+                     "train.start_step": start_step,
+                     "train.resumed_from": resumed_from or "",
+                     "train.lr_schedule": str(lr_schedule)}
+        logger.log("PARAMETER", run_.parameters(config, logger,
+                                                inputs.description, **extra))
+        for metric, meta in metric_metadata((prefix, "input", "eval")).items():
+            logger.metadata(metric, meta)
+        if resumed_from:
+            console.print_note(
+                f"Resuming from {resumed_from}: step {start_step} of "
+                f"{last_step}, epoch {float(run_state.epoch.numpy()):.2f}",
+                stream)
+
+        timed_input = not loop_cfg.deterministic  # tf.timestamp is refused
         if prefix == "input":
-            loop = build_input_loop(strategy)
+            loop = build_input_loop(run_.strategy, timed_input)
         elif prefix == "infer":
-            loop = build_infer_loop(strategy, model, global_batch=global_batch,
-                                    xla=loop_cfg.xla, nhwc_to_nchw=nhwc_to_nchw)
+            loop = build_infer_loop(run_.strategy, model,
+                                    global_batch=run_.global_batch,
+                                    xla=loop_cfg.xla,
+                                    nhwc_to_nchw=run_.nhwc_to_nchw,
+                                    timed_input=timed_input)
         else:
             loop = build_train_loop(
-                strategy, model, optimizer, global_batch=global_batch,
-                weight_decay=config.optimizer.weight_decay, xla=loop_cfg.xla,
+                run_.strategy, model, optimizer, global_batch=run_.global_batch,
+                weight_decay=l2_loss_factor(config.optimizer), xla=loop_cfg.xla,
                 with_accuracy=loop_cfg.print_training_accuracy,
-                nhwc_to_nchw=nhwc_to_nchw)
+                nhwc_to_nchw=run_.nhwc_to_nchw,
+                label_smoothing=config.optimizer.label_smoothing,
+                timed_input=timed_input)
 
-        meter = ThroughputMeter(global_batch, replicas,
-                                loop_cfg.num_warmup_batches)
+        meter = ThroughputMeter(run_.global_batch, run_.replicas, num_warmup)
         with_accuracy = loop_cfg.print_training_accuracy or prefix == "infer"
         mode = {"train": "training", "infer": "inference (forward only)",
                 "input": "input pipeline only"}[prefix]
-        console.print_header(dict(
-            model=config.model.name, params=params, gflops=forward_flops / 1e9,
-            mode=mode, precision=config.model.precision,
-            data=inputs.description, replicas=replicas,
-            device_kind=placement.device_kind,
-            device_name=environment.device_names(placement)[0],
-            strategy=type(strategy).__name__, all_reduce=placement.all_reduce,
-            global_batch=global_batch, batch_size=config.data.batch_size,
-            warmup=loop_cfg.num_warmup_batches, timed=loop_cfg.num_batches,
-            steps_per_loop=loop_cfg.steps_per_loop,
-            with_accuracy=with_accuracy, with_lr=optimizer is not None), stream)
+        console.print_header(run_.header(
+            config, mode, inputs.description, warmup=num_warmup,
+            timed=num_timed, with_accuracy=with_accuracy,
+            with_lr=optimizer is not None), stream)
 
         def on_display(progress):
             ips, uncertainty, jitter = meter.running()
@@ -178,17 +271,55 @@ def run(config, *, clock=time.perf_counter, stream=None):
                 entry[f"{prefix}.learning_rate"] = lr_now
             if top1 is not None:
                 entry[f"{prefix}.top1"] = top1
-            logger.log(progress.step, entry, verbosity=VERBOSE)
+            step = start_step + progress.step
+            logger.log(step, entry, verbosity=VERBOSE)
+            summaries.scalars(step, entry)
 
-        chunks = plan_chunks(num_warmup=loop_cfg.num_warmup_batches,
-                             num_timed=loop_cfg.num_batches,
-                             steps_per_loop=loop_cfg.steps_per_loop,
-                             display_every=loop_cfg.display_every)
+        session = None
+        boundaries = ()
+        if training:
+            schedule = Schedule(
+                start_step=start_step, last_step=last_step,
+                steps_per_epoch=steps_per_epoch,
+                epoch_ends=run_plan.epoch_end_steps(steps_per_epoch, last_step),
+                eval_steps=frozenset(run_plan.eval_steps(
+                    config.eval, steps_per_epoch, last_step)),
+                save_every_steps=config.checkpoint.save_model_steps,
+                save_every_secs=config.checkpoint.every_secs,
+                stop_at_top1=config.eval.stop_at_top_1_accuracy)
+            boundaries = {s - start_step for s in
+                          set(schedule.epoch_ends) | schedule.eval_steps}
+            if schedule.save_every_steps:
+                boundaries |= {s - start_step for s in range(
+                    schedule.save_every_steps, last_step + 1,
+                    schedule.save_every_steps)}
+            session = TrainingSession(
+                schedule, run_state=run_state, global_batch=run_.global_batch,
+                examples_per_epoch=examples_per_epoch, model=model,
+                optimizer=optimizer, logger=logger, summaries=summaries,
+                evaluator=evaluator, store=store,
+                signals=checkpoints.StopSignals(),
+                with_accuracy=loop_cfg.print_training_accuracy, clock=clock,
+                stream=stream)
+        chunks = run_plan.plan_chunks(
+            num_warmup=num_warmup, num_timed=num_timed,
+            steps_per_loop=loop_cfg.steps_per_loop,
+            display_every=loop_cfg.display_every, boundaries=boundaries)
         try:
-            last = run_steps(loop, inputs.value, chunks, meter,
-                             num_warmup=loop_cfg.num_warmup_batches,
-                             display_every=loop_cfg.display_every,
-                             on_display=on_display, clock=clock)
+            if session is not None:
+                with session.signals:
+                    last = run_steps(loop, inputs.value, chunks, meter,
+                                     num_warmup=num_warmup,
+                                     display_every=loop_cfg.display_every,
+                                     on_display=on_display,
+                                     after_chunk=session.after_chunk,
+                                     clock=clock)
+                    session.save()  # the final weights
+            else:
+                last = run_steps(loop, inputs.value, chunks, meter,
+                                 num_warmup=num_warmup,
+                                 display_every=loop_cfg.display_every,
+                                 on_display=on_display, clock=clock)
         except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
             explained = inputs.explain(e)
             if explained is None:
@@ -197,7 +328,7 @@ def run(config, *, clock=time.perf_counter, stream=None):
 
         flops_multiplier = {"train": model_flops.TRAIN_FLOPS_PER_FORWARD_FLOP,
                             "infer": 1, "input": 0}[prefix]
-        summary = meter.summary(forward_flops, flops_multiplier)
+        summary = meter.summary(run_.forward_flops, flops_multiplier)
         summary["loss"] = last.loss
         if with_accuracy:
             summary["top1"] = last.top1
@@ -206,9 +337,27 @@ def run(config, *, clock=time.perf_counter, stream=None):
         final = {f"{prefix}.{k}": v for k, v in summary.items()}
         if inputs.stats is not None:
             final["input.skipped_records"] = int(inputs.stats.skipped.numpy())
+        if session is not None:
+            final["train.step"] = session.step
+            final["train.epoch"] = float(run_state.epoch.numpy())
+            final["train.stopped_at_target"] = session.stopped_at_target
+            if session.last_eval is not None:
+                final.update(session.last_eval.as_metrics())
+            if store is not None:
+                final["train.checkpoint"] = store.latest
         console.print_summary(summary, stream, skipped=final.get(
             "input.skipped_records"))
         logger.log([], final)
         return final
     finally:
+        summaries.close()
         logger.close()
+
+
+def _identity(config, global_batch):
+    """What a train_dir's checkpoints depend on; a resume must match it."""
+    return {"model": config.model.name, "num_classes": config.model.num_classes,
+            "image_size": config.model.image_size, "global_batch": global_batch,
+            "tf_random_seed": config.loop.tf_random_seed,
+            "precision": config.model.precision}
+

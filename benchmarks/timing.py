@@ -38,11 +38,19 @@ class ThroughputMeter:
         self.num_warmup_steps = num_warmup_steps
         self.first_record = None
         self.timed = []
+        self.paused = 0.0  # seconds between timed calls spent on other work
+        self._pending_pause = 0.0
+
+    def pause(self, seconds):
+        """Excludes ``seconds`` of work done since the last call (evaluation,
+        checkpoints) from the wall time, if it falls between timed calls."""
+        self._pending_pause += seconds
 
     def record(self, first_step, num_steps, start, end, input_wait=0.0):
         rec = LoopRecord(first_step, num_steps, start, end, input_wait)
         if end < start:
             raise ValueError(f"clock went backwards: {start} -> {end}")
+        pending, self._pending_pause = self._pending_pause, 0.0
         if self.first_record is None:
             self.first_record = rec
         if rec.last_step <= self.num_warmup_steps:
@@ -50,6 +58,8 @@ class ThroughputMeter:
         if rec.first_step <= self.num_warmup_steps:
             raise ValueError(f"steps {rec.first_step}..{rec.last_step} straddle "
                              f"the end of warmup (step {self.num_warmup_steps})")
+        if self.timed:
+            self.paused += pending
         self.timed.append(rec)
 
     # Per-step view.  A call of K steps contributes K steps of its mean time,
@@ -81,29 +91,34 @@ class ThroughputMeter:
 
     def summary(self, forward_flops_per_image, flops_multiplier):
         """Final figures.  total_ips is timed images over the wall time from the
-        start of the first timed call to the end of the last, so host time
-        between calls (logging) counts against the harness."""
-        if not self.timed:
-            raise ValueError("no timed steps")
+        start of the first timed call to the end of the last, less the paused
+        time (evaluations, checkpoints), so host time between calls (logging)
+        counts against the harness."""
+        nan = float("nan")
         times = self.step_seconds()
-        wall = self.timed[-1].end - self.timed[0].start
+        if self.timed:
+            wall = self.timed[-1].end - self.timed[0].start - self.paused
+            total_ips = self.timed_images / wall
+        else:  # a run stopped (or resumed) with only warmup steps to run
+            wall, total_ips, times = 0.0, nan, np.full(1, nan)
         input_wait = sum(r.input_wait for r in self.timed)
-        total_ips = self.timed_images / wall
         flops = forward_flops_per_image * flops_multiplier
         return {
             "total_ips": total_ips,
             "ips_per_replica": total_ips / self.num_replicas,
-            "ms_per_step": 1e3 * wall / self.timed_steps,
+            "ms_per_step": 1e3 * wall / self.timed_steps if self.timed else nan,
             "step_time_p50_ms": 1e3 * float(np.percentile(times, 50)),
             "step_time_p90_ms": 1e3 * float(np.percentile(times, 90)),
             "step_time_p99_ms": 1e3 * float(np.percentile(times, 99)),
-            "compile_time_s": self.first_record.seconds,
+            "compile_time_s": (self.first_record.seconds if self.first_record
+                               else nan),
             "tflops": total_ips * flops / 1e12,
             "timed_images": self.timed_images,
             "timed_steps": self.timed_steps,
             "timed_seconds": wall,
+            "paused_s": self.paused,
             "input_wait_s": input_wait,
-            "input_wait_pct": 100.0 * input_wait / wall,
+            "input_wait_pct": 100.0 * input_wait / wall if wall else nan,
             "global_batch": self.global_batch,
             "replicas": self.num_replicas,
         }

@@ -1,5 +1,13 @@
 """The ImageNet TFRecord reader: files -> interleave -> [shard] -> [cache] ->
-shuffle -> decode and preprocess -> repeat -> batch -> prefetch.
+shuffle -> decode and preprocess -> batch -> prefetch.
+
+Training reads an endless chain of epochs.  Epoch e shuffles the files and
+the records with seeds derived from (seed, e), and every record's random crop
+and flip are stateless ops seeded by (seed, e, its index in the epoch), so the
+stream is a pure function of the seed: a resumed run rebuilds it at the saved
+position (``start_example``) and sees the same batches as a run that never
+stopped.  (tf.distribute's iterators cannot be checkpointed, see
+tensorflow/tensorflow#56372; positions in records are small and exact.)
 
 Sharding across input pipelines (workers): by file when there are at least as
 many files as pipelines, else by record, so each record is read by exactly
@@ -56,26 +64,87 @@ def _shard(files, context):
     return files, (n, i)
 
 
-def _records(files, *, training, options, seed, record_shard):
-    """(serialized record, source shard path) pairs, one pass in file order
-    (shuffled per epoch when training)."""
+def _records(files, *, options, record_shard, file_seed=None):
+    """(serialized record, source shard path) pairs, one pass over ``files``
+    (in an order shuffled by ``file_seed`` when given), in a fixed order."""
     ds = tf.data.Dataset.from_tensor_slices(files)
-    if training:  # the same seed on every pipeline: the same file order
-        ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    # Sharding by record needs every pipeline to read records in one order.
-    deterministic = not training or record_shard is not None
+    if file_seed is not None:  # the same seed on every pipeline
+        ds = ds.shuffle(len(files), seed=file_seed)
     ds = ds.interleave(
         lambda path: tf.data.TFRecordDataset(
             path, buffer_size=_READ_BUFFER_BYTES).map(lambda r: (r, path)),
         cycle_length=options.cycle_length or AUTOTUNE,
-        num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+        num_parallel_calls=AUTOTUNE, deterministic=True)
     if record_shard:
         ds = ds.shard(*record_shard)
     return ds
 
 
+def _mix(seed, epoch, stream):
+    """An int64 seed for one stream (file order, record order) of one epoch."""
+    return (tf.cast(seed, tf.int64) * 1000003 + epoch) * 4 + stream
+
+
+def _count(files, record_shard):
+    total = records.count_records(files)
+    if record_shard is None:
+        return total
+    n, i = record_shard
+    return total // n + (1 if i < total % n else 0)
+
+
+def records_per_pipeline(data_dir, split, input_context=None):
+    """Records one input pipeline reads per pass (its file or record shard)."""
+    return _count(*_shard(records.list_shards(data_dir, split), input_context))
+
+
+def eval_batches_per_pipeline(data_dir, split, batch_size, input_context=None):
+    """Batches each input pipeline must yield so that one pass covers every
+    record and every replica runs the same number of steps: the largest
+    pipeline's batch count, rounded up to a multiple of the replicas that
+    pipeline feeds (tf.distribute deals a pipeline's batches to its replicas
+    in turn)."""
+    ctx = input_context or tf.distribute.InputContext()
+    files = records.list_shards(data_dir, split)
+    largest = max(
+        _count(*_shard(files, tf.distribute.InputContext(
+            ctx.num_input_pipelines, i, ctx.num_replicas_in_sync)))
+        for i in range(ctx.num_input_pipelines))
+    per_pipeline = max(1, ctx.num_replicas_in_sync // ctx.num_input_pipelines)
+    batches = -(-largest // batch_size)
+    return -(-batches // per_pipeline) * per_pipeline
+
+
+def _training_records(files, *, options, record_shard, seed, start_example,
+                      epoch_records):
+    """(epoch, index in epoch, record, source) for epochs start.. forever,
+    beginning ``start_example`` records into the stream."""
+    seed = 0 if seed is None else seed
+    start_epoch, skip = divmod(start_example, max(1, epoch_records))
+    cached = None
+    if options.cache:  # raw records, in file order, kept after the first pass
+        cached = _records(files, options=options,
+                          record_shard=record_shard).cache()
+
+    def one_epoch(epoch):
+        if cached is not None:  # cached: the record shuffle alone mixes
+            ds = cached
+        else:
+            ds = _records(files, options=options, record_shard=record_shard,
+                          file_seed=_mix(seed, epoch, 0))
+        ds = ds.shuffle(options.shuffle_buffer, seed=_mix(seed, epoch, 1))
+        ds = ds.enumerate().map(lambda i, rec: (epoch, i) + rec)
+        return ds.skip(tf.where(epoch == start_epoch, tf.constant(skip, tf.int64),
+                                tf.constant(0, tf.int64)))
+
+    return tf.data.Dataset.range(start_epoch, _EPOCHS_FOREVER).flat_map(one_epoch)
+
+
+_EPOCHS_FOREVER = 1 << 40
+
+
 def _decode_or_skip(preprocess, image_size, stats, strict):
-    """Maps (encoded, label, boxes, source) -> (image, label), dropping (and
+    """Maps (encoded, label, boxes, seed, source) -> (image, label), dropping (and
     counting) images that fail to decode.  Each record goes through a
     one-element dataset whose errors are ignored, followed by a placeholder,
     so exactly one element comes out per record: the image, or the flagged
@@ -83,11 +152,12 @@ def _decode_or_skip(preprocess, image_size, stats, strict):
     placeholder = (tf.zeros([image_size, image_size, 3]), tf.constant(-1),
                    tf.constant(False))
 
-    def one(encoded, label, boxes, source):
+    def one(encoded, label, boxes, record_seed, source):
         # Errors are always caught here; strict mode fails just below, with
         # the shard's name, which the decoder's own error lacks.
-        decoded = tf.data.Dataset.from_tensors((encoded, label, boxes)).map(
-            lambda e, l, b: (preprocess(e, b), l, tf.constant(True))
+        decoded = tf.data.Dataset.from_tensors(
+            (encoded, label, boxes, record_seed)).map(
+            lambda e, l, b, r: (preprocess(e, b, r), l, tf.constant(True))
         ).ignore_errors()
         out = decoded.concatenate(tf.data.Dataset.from_tensors(placeholder))
         return out.take(1).map(lambda image, lab, ok: (image, lab, ok, source))
@@ -106,49 +176,57 @@ def _decode_or_skip(preprocess, image_size, stats, strict):
 
 def build_dataset(data_dir, split, *, image_size, num_classes, batch_size,
                   training, options=PipelineOptions(), input_context=None,
-                  seed=None, stats=None, repeat_eval=False):
+                  seed=None, stats=None, repeat_eval=False, start_example=0,
+                  num_batches=None):
     """A tf.data.Dataset of batches for one input pipeline.
 
-    training: infinite (images, labels) batches, remainder dropped.
+    training: endless (images, labels) batches, remainder dropped, starting
+    ``start_example`` records into this pipeline's stream (resume).
     evaluation: one pass of (images, labels, weights) batches; the last batch
     is padded to ``batch_size`` with weight 0, so every record counts exactly
-    once and batch shapes stay static.  With ``repeat_eval`` (inference
-    benchmarks): eval preprocessing, infinite (images, labels) batches.
+    once and batch shapes stay static.  ``num_batches`` pads the pass with
+    all-zero-weight batches to that many, so every replica runs the same
+    number of steps.  With ``repeat_eval`` (inference benchmarks): eval
+    preprocessing, endless (images, labels) batches.
     """
     files = records.list_shards(data_dir, split)
     files, record_shard = _shard(files, input_context)
     stats = stats or InputStats()
-    ds = _records(files, training=training, options=options, seed=seed,
-                  record_shard=record_shard)
-    if options.cache:
-        ds = ds.cache()
     if training:
-        ds = ds.shuffle(options.shuffle_buffer, seed=seed,
-                        reshuffle_each_iteration=True)
+        ds = _training_records(files, options=options, record_shard=record_shard,
+                               seed=seed, start_example=start_example,
+                               epoch_records=_count(files, record_shard))
+    else:
+        ds = _records(files, options=options, record_shard=record_shard)
+        if options.cache:
+            ds = ds.cache()
+        ds = ds.map(lambda rec, source: (tf.constant(0, tf.int64),
+                                         tf.constant(0, tf.int64), rec, source))
+    base_seed = tf.constant(0 if seed is None else seed, tf.int64)
 
-    def parse(serialized, source):
+    def parse(epoch, index, serialized, source):
         encoded, file_label, boxes = records.parse_example(serialized)
         label = records.map_label(file_label, num_classes, source)
-        return encoded, label, boxes, source
+        record_seed = tf.stack([base_seed, epoch * (1 << 32) + index])
+        return encoded, label, boxes, record_seed, source
 
-    ds = ds.map(parse, num_parallel_calls=AUTOTUNE, deterministic=not training)
+    ds = ds.map(parse, num_parallel_calls=AUTOTUNE)
     if training:
-        def preprocess(encoded, boxes):
+        def preprocess(encoded, boxes, record_seed):
             return imagenet.train_image(
                 encoded, boxes, image_size=image_size,
                 area_range=options.area_range, aspect_range=options.aspect_range,
-                distortions=options.distortions, seed=seed)
+                distortions=options.distortions, seed=record_seed)
     else:
-        def preprocess(encoded, boxes):
+        def preprocess(encoded, boxes, record_seed):
+            del boxes, record_seed
             return imagenet.eval_image(encoded, image_size=image_size)
     one, count = _decode_or_skip(preprocess, image_size, stats, options.strict)
     ds = ds.interleave(one, cycle_length=AUTOTUNE, block_length=1,
-                       num_parallel_calls=AUTOTUNE, deterministic=not training)
+                       num_parallel_calls=AUTOTUNE, deterministic=True)
     ds = ds.map(count).filter(lambda image, label, ok: ok)
     if training:
-        # Repeat after the parallel stages: each epoch drains before the next
-        # starts, so every record is used exactly once per epoch.
-        ds = ds.map(lambda image, label, ok: (image, label)).repeat()
+        ds = ds.map(lambda image, label, ok: (image, label))
         ds = ds.batch(batch_size, drop_remainder=True)
     elif repeat_eval:
         ds = ds.map(lambda image, label, ok: (image, label)).repeat()
@@ -156,11 +234,17 @@ def build_dataset(data_dir, split, *, image_size, num_classes, batch_size,
     else:
         ds = ds.map(lambda image, label, ok: (image, label, tf.constant(1.0)))
         ds = ds.batch(batch_size).map(_padder(batch_size))
+        if num_batches is not None:
+            empty = (tf.zeros([batch_size, image_size, image_size, 3]),
+                     tf.zeros([batch_size], tf.int32), tf.zeros([batch_size]))
+            ds = ds.concatenate(
+                tf.data.Dataset.from_tensors(empty).repeat()).take(num_batches)
     ds = ds.prefetch(options.prefetch or AUTOTUNE)
     tf_options = tf.data.Options()
     if options.private_threads:
         tf_options.threading.private_threadpool_size = options.private_threads
-    tf_options.deterministic = not training
+    # Order is part of the result: a resumed run must see the same batches.
+    tf_options.deterministic = True
     return ds.with_options(tf_options)
 
 

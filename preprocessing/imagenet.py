@@ -24,31 +24,35 @@ def normalize(image):
 
 
 def _seed(seed, k):
-    return None if seed is None else seed + k
+    """The k-th independent stateless seed derived from ``seed`` ([2] ints)."""
+    return tf.random.experimental.stateless_fold_in(seed, k)
 
 
-def distort_color(image, seed=None):
+def distort_color(image, seed):
     """Brightness, saturation, hue and contrast jitter on [0, 255] pixels."""
     image = image / 255.0
-    image = tf.image.random_brightness(image, max_delta=32.0 / 255.0,
-                                       seed=_seed(seed, 2))
-    image = tf.image.random_saturation(image, lower=0.5, upper=1.5,
-                                       seed=_seed(seed, 3))
-    image = tf.image.random_hue(image, max_delta=0.2, seed=_seed(seed, 4))
-    image = tf.image.random_contrast(image, lower=0.5, upper=1.5,
-                                     seed=_seed(seed, 5))
+    image = tf.image.stateless_random_brightness(
+        image, max_delta=32.0 / 255.0, seed=_seed(seed, 2))
+    image = tf.image.stateless_random_saturation(
+        image, lower=0.5, upper=1.5, seed=_seed(seed, 3))
+    image = tf.image.stateless_random_hue(image, max_delta=0.2,
+                                          seed=_seed(seed, 4))
+    image = tf.image.stateless_random_contrast(
+        image, lower=0.5, upper=1.5, seed=_seed(seed, 5))
     return tf.clip_by_value(image, 0.0, 1.0) * 255.0
 
 
 def train_image(encoded, boxes, *, image_size, area_range=DEFAULT_AREA_RANGE,
-                aspect_range=DEFAULT_ASPECT_RANGE, distortions=False, seed=None):
+                aspect_range=DEFAULT_ASPECT_RANGE, distortions=False, seed=(0, 0)):
     """A random crop of a JPEG as float32 [image_size, image_size, 3] in [-1, 1].
 
     ``boxes``: float32 [N, 4] (ymin, xmin, ymax, xmax), N may be 0.
-    ``seed``: op-level seed base (each random op gets its own), or None.
+    ``seed``: the record's stateless seed, shape [2]: the same seed gives the
+    same crop, flip and colours (so a resumed run reproduces its inputs).
     """
+    seed = tf.cast(seed, tf.int64)
     shape = tf.image.extract_jpeg_shape(encoded)
-    begin, size, _ = tf.image.sample_distorted_bounding_box(
+    begin, size, _ = tf.image.stateless_sample_distorted_bounding_box(
         shape, bounding_boxes=tf.reshape(boxes, [1, -1, 4]),
         min_object_covered=0.1, aspect_ratio_range=aspect_range,
         area_range=area_range, max_attempts=100,
@@ -57,7 +61,7 @@ def train_image(encoded, boxes, *, image_size, area_range=DEFAULT_AREA_RANGE,
     height, width, _ = tf.unstack(size)
     image = tf.image.decode_and_crop_jpeg(
         encoded, tf.stack([offset_y, offset_x, height, width]), channels=3)
-    image = tf.image.random_flip_left_right(image, seed=_seed(seed, 1))
+    image = tf.image.stateless_random_flip_left_right(image, seed=_seed(seed, 1))
     image = tf.image.resize(image, [image_size, image_size], method="bilinear")
     if distortions:
         image = distort_color(image, seed)

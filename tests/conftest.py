@@ -8,6 +8,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import pytest  # noqa: E402
+
+from benchmarks.malloc import tune_glibc_malloc  # noqa: E402
+
+tune_glibc_malloc()  # as the CLI does: the suite runs ~1.4x faster
+
 import tensorflow as tf  # noqa: E402
 
 NUM_LOGICAL_CPUS = 2

@@ -42,8 +42,10 @@ def _assert_one_line_error(result, *fragments):
 @pytest.mark.parametrize("args,fragments", [
     (["--model=resnet50"], ["unknown model 'resnet50'", "vgg16_bn"]),
     (["--batch_size=0"], ["--batch_size"]),
-    (["--eval"], ["--eval", "not built yet"]),
-    (["--train_dir=/tmp/ckpt"], ["--train_dir", "not built yet"]),
+    (["--eval"], ["validation split", "--data_dir"]),
+    (["--eval", "--data_dir=/tmp"], ["--eval needs --train_dir"]),
+    (["--summary_verbosity=1"], ["--train_dir"]),
+    (["--job_name=worker"], ["--job_name", "not built yet"]),
 ])
 def test_usage_errors_are_one_line(args, fragments):
     result = _runner(*args)

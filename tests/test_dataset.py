@@ -158,8 +158,8 @@ def test_small_area_crop_zooms_in():
     pixels[:32] = 200
     encoded = tf.io.encode_jpeg(pixels, quality=100)
     spreads = [float(tf.math.reduce_std(imagenet.train_image(
-        encoded, tf.zeros([0, 4]), image_size=16, area_range=(0.15, 0.2))))
-        for _ in range(60)]
+        encoded, tf.zeros([0, 4]), image_size=16, area_range=(0.15, 0.2),
+        seed=(0, k)))) for k in range(60)]
     assert min(spreads) < 0.1
 
 
@@ -178,3 +178,54 @@ def test_repeated_eval_batches_for_inference(unique_label_shards):
                                training=False, repeat_eval=True)
     labels = _labels(ds, 7)  # 70 > 23 records: it wraps around
     assert len(labels) == 70 and set(labels) == set(range(23))
+
+
+def _stream(root, *, start_example=0, batches, seed=7, batch_size=3):
+    ds = dataset.build_dataset(
+        root, "train", image_size=32, num_classes=1000, batch_size=batch_size,
+        training=True, seed=seed, start_example=start_example,
+        options=dataset.PipelineOptions(shuffle_buffer=64))
+    images, labels = [], []
+    for image, label in ds.take(batches):
+        images.append(image.numpy())
+        labels.append(label.numpy())
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def test_training_stream_is_a_function_of_the_seed(unique_label_shards):
+    root = unique_label_shards[0]
+    images_a, labels_a = _stream(root, batches=5)
+    images_b, labels_b = _stream(root, batches=5)
+    np.testing.assert_array_equal(labels_a, labels_b)
+    np.testing.assert_array_equal(images_a, images_b)  # crops and flips too
+    _, labels_c = _stream(root, batches=5, seed=8)
+    assert labels_c.tolist() != labels_a.tolist()
+
+
+@pytest.mark.parametrize("start", [6, 39, 45])  # mid-epoch, at the end, epoch 2
+def test_training_stream_resumes_at_a_position(unique_label_shards, start):
+    root = unique_label_shards[0]
+    images, labels = _stream(root, batches=20)  # 60 records: 1.5 epochs
+    tail_images, tail_labels = _stream(root, start_example=start, batches=4)
+    np.testing.assert_array_equal(tail_labels, labels[start:start + 12])
+    np.testing.assert_array_equal(tail_images, images[start:start + 12])
+
+
+def test_eval_pads_to_a_fixed_number_of_batches(unique_label_shards):
+    ds = dataset.build_dataset(unique_label_shards[0], "validation",
+                               image_size=32, num_classes=1000, batch_size=10,
+                               training=False, num_batches=5)
+    batches = list(ds)
+    assert len(batches) == 5  # 3 real (23 records) + 2 all-padding
+    weights = np.concatenate([b[2].numpy() for b in batches])
+    assert weights.sum() == 23 and weights[30:].sum() == 0
+    assert sorted(_labels(ds)) == list(range(23))
+
+
+def test_records_per_pipeline_counts_shards(unique_label_shards):
+    root, one_file = unique_label_shards
+    assert dataset.records_per_pipeline(root, "train") == 40
+    assert dataset.records_per_pipeline(root, "train", _context(2, 0, 2)) == 20
+    # One file, 3 pipelines: sharded by record, 14 + 13 + 13.
+    assert [dataset.records_per_pipeline(one_file, "train", _context(3, i, 3))
+            for i in range(3)] == [14, 13, 13]

@@ -1,4 +1,5 @@
 import math
+import os
 import re
 
 import pytest
@@ -6,6 +7,7 @@ import pytest
 from benchmarks import config as cfg
 from benchmarks import flags
 from benchmarks.errors import UsageError
+from conftest import REPO
 
 
 def test_defaults_follow_tf_cnn_benchmarks():
@@ -73,9 +75,15 @@ def test_all_reduce_spec(argv, spec):
     assert flags.parse(argv).dist.all_reduce_spec == spec
 
 
-def test_num_epochs_sets_batches_from_imagenet_size():
+def test_num_epochs_counts_every_training_step():
+    from benchmarks import plan
     c = flags.parse(["--num_epochs=0.01", "--batch_size=16", "--num_gpus=2"])
-    assert c.loop.num_batches == math.ceil(0.01 * 1281167 / 32)
+    assert c.loop.num_epochs == 0.01
+    steps_per_epoch = 1281167 / 32  # ImageNet, global batch 32
+    assert plan.total_train_steps(c.loop, steps_per_epoch) == \
+        math.ceil(0.01 * 1281167 / 32)  # warmup included
+    c = flags.parse(["--num_batches=7", "--num_warmup_batches=3"])
+    assert plan.total_train_steps(c.loop, steps_per_epoch) == 10
 
 
 def test_flagfile(tmp_path):
@@ -178,5 +186,53 @@ def test_data_flags_reach_the_config():
     (["--datasets_prefetch_buffer_size=0"], "--datasets_prefetch_buffer_size"),
 ])
 def test_bad_data_flags_are_usage_errors(argv, fragment):
+    with pytest.raises(UsageError, match=re.escape(fragment)):
+        flags.parse(argv)
+
+
+@pytest.mark.parametrize("recipe", sorted(
+    f for f in os.listdir(os.path.join(REPO, "recipes")) if f.endswith(".flags")))
+def test_recipes_load_and_are_recorded(recipe):
+    path = os.path.join(REPO, "recipes", recipe)
+    c = flags.parse([f"--flagfile={path}", "--data_dir=/data/imagenet"])
+    assert c.log.recipes == (path,)
+    assert c.model.name == recipe.split(".")[0].replace("_cosine", "")
+    assert c.loop.num_epochs >= 90 and c.optimizer.optimizer == "momentum"
+    assert c.optimizer.nesterov is False  # PyTorch-style momentum
+    assert c.eval.every_n_epochs == 1
+    assert c.schedule.kind in ("step", "cosine")
+
+
+def test_schedule_eval_and_checkpoint_flags():
+    c = flags.parse(["--piecewise_learning_rate_schedule=0.1;30;0.01;60;0.001",
+                     "--data_dir=/d", "--eval_during_training_every_n_epochs=2",
+                     "--stop_at_top_1_accuracy=0.7", "--train_dir=/t",
+                     "--save_model_steps=100", "--optimizer=adamw",
+                     "--label_smoothing=0.1"])
+    assert c.schedule.kind == "piecewise"
+    assert c.schedule.piecewise == (0.1, 30.0, 0.01, 60.0, 0.001)
+    assert c.eval.during_training and c.eval.stop_at_top_1_accuracy == 0.7
+    assert c.checkpoint.every_secs == 0.0  # by steps only
+    assert flags.parse(["--train_dir=/t"]).checkpoint.every_secs == 600.0
+    assert c.optimizer.optimizer == "adamw"
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--piecewise_learning_rate_schedule=0.1;30"], "lr0;epoch1;lr1"),
+    (["--piecewise_learning_rate_schedule=0.1;30;0.01;20;0.1"], "increasing"),
+    (["--num_epochs_per_decay=2", "--learning_rate_decay_factor=2"],
+     "--learning_rate_decay_factor"),
+    (["--learning_rate_schedule=step"], "--num_epochs_per_decay"),
+    (["--stop_at_top_1_accuracy=0.5", "--data_dir=/d"], "needs evaluations"),
+    (["--stop_at_top_1_accuracy=71.6", "--data_dir=/d",
+      "--eval_during_training_every_n_epochs=1"], "fraction"),
+    (["--eval_during_training_every_n_steps=5"], "--data_dir"),
+    (["--save_model_steps=5"], "--train_dir"),
+    (["--num_eval_epochs=2", "--data_dir=/d", "--eval", "--train_dir=/t"],
+     "(0, 1]"),
+    (["--label_smoothing=1"], "--label_smoothing"),
+    (["--forward_only", "--num_epochs=1"], "--num_epochs"),
+])
+def test_schedule_and_eval_errors(argv, fragment):
     with pytest.raises(UsageError, match=re.escape(fragment)):
         flags.parse(argv)

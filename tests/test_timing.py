@@ -4,7 +4,8 @@ the device finished, and the figures follow tf_cnn_benchmarks' formulas."""
 import numpy as np
 import pytest
 
-from benchmarks.loop import Chunk, plan_chunks, run_steps
+from benchmarks.loop import run_steps
+from benchmarks.plan import Chunk, plan_chunks
 from benchmarks.timing import ThroughputMeter
 
 

@@ -1,0 +1,221 @@
+"""Checkpoints in --train_dir (tf.train.CheckpointManager) and the signal
+handler that saves one before the run exits.
+
+A checkpoint holds the model (weights, batch-norm statistics, dropout RNG
+state), the optimizer (slots, step count, loss scale), the global step and
+the position of the input stream: ``examples_seen``, the records the run has
+consumed.  The reader rebuilds its stream at that position (the stream is a
+pure function of the seed, see preprocessing/dataset.py), because
+tf.distribute's iterators cannot be saved.
+
+Atomicity: TensorFlow writes a checkpoint's data and index files first and
+then rewrites the small ``checkpoint`` state file by an atomic rename; a
+checkpoint becomes "latest" only once it is complete.  A checkpoint is only
+written when every weight is finite, so a diverging run never overwrites the
+last good one.  The best-top-1 checkpoint is kept apart in train_dir/best.
+"""
+
+import json
+import os
+import signal
+
+import tensorflow as tf
+
+from benchmarks.errors import Interrupted, TrainingError, UsageError
+
+RUN_FILE = "run.json"  # what the checkpoints were trained with
+BEST_DIR = "best"
+BEST_FILE = "best.json"
+
+
+def _write_json_atomically(path, data):
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _read_json(path):
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def _rng_states(model):
+    """The dropout layers' RNG states, which Keras leaves out of the model's
+    checkpointed weights."""
+    return [layer.seed_generator.state for layer in model.layers
+            if getattr(layer, "seed_generator", None) is not None]
+
+
+class RunState:
+    """Host-side counters saved with the model (plain CPU variables)."""
+
+    def __init__(self):
+        with tf.device("/cpu:0"):
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                    name="global_step")
+            self.examples_seen = tf.Variable(0, dtype=tf.int64,
+                                             trainable=False,
+                                             name="examples_seen")
+            self.epoch = tf.Variable(0.0, dtype=tf.float64, trainable=False,
+                                     name="epoch")
+
+    def advance(self, steps, global_batch, examples_per_epoch):
+        self.step.assign_add(steps)
+        self.examples_seen.assign_add(steps * global_batch)
+        self.epoch.assign(int(self.examples_seen.numpy()) / examples_per_epoch)
+
+
+def checkpoint_contents(model, optimizer, run_state):
+    contents = dict(model=model, step=run_state.step,
+                    examples_seen=run_state.examples_seen,
+                    epoch=run_state.epoch, rng=_rng_states(model))
+    if optimizer is not None:
+        contents["optimizer"] = optimizer
+    return tf.train.Checkpoint(**contents)
+
+
+def _all_finite(model):
+    return bool(tf.reduce_all([tf.reduce_all(tf.math.is_finite(v))
+                               for v in model.trainable_variables]))
+
+
+class CheckpointStore:
+    """Saves and restores a training run in ``train_dir``."""
+
+    def __init__(self, train_dir, model, optimizer, run_state, *,
+                 max_to_keep=5, identity=None):
+        os.makedirs(train_dir, exist_ok=True)
+        self.train_dir = train_dir
+        self.model = model
+        self.run_state = run_state
+        self.checkpoint = checkpoint_contents(model, optimizer, run_state)
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, train_dir, max_to_keep=max_to_keep,
+            checkpoint_name="ckpt", step_counter=run_state.step)
+        self.best_manager = tf.train.CheckpointManager(
+            self.checkpoint, os.path.join(train_dir, BEST_DIR), max_to_keep=1,
+            checkpoint_name="best", step_counter=run_state.step)
+        self.identity = identity or {}
+
+    @property
+    def latest(self):
+        return self.manager.latest_checkpoint
+
+    def restore_latest(self):
+        """Restores the latest checkpoint if there is one; returns its path.
+        A train_dir written by a different model or batch is refused."""
+        path = self.latest
+        saved = _read_json(os.path.join(self.train_dir, RUN_FILE))
+        if path is None:
+            _write_json_atomically(os.path.join(self.train_dir, RUN_FILE),
+                                   self.identity)
+            return None
+        if saved is not None:
+            changed = {k: (saved.get(k), v) for k, v in self.identity.items()
+                       if saved.get(k) != v}
+            if changed:
+                what = ", ".join(f"{k} {old} -> {new}"
+                                 for k, (old, new) in sorted(changed.items()))
+                raise UsageError(f"--train_dir={self.train_dir} holds a run with "
+                                 f"other settings ({what}); resume with the same "
+                                 "flags or use a new --train_dir")
+        self.checkpoint.restore(path).assert_existing_objects_matched()
+        return path
+
+    def save(self):
+        """Writes a checkpoint of the current step; TrainingError (and no
+        write) if a weight is NaN or Inf."""
+        step = int(self.run_state.step.numpy())
+        if not _all_finite(self.model):
+            last = self.latest or "none"
+            raise TrainingError(f"weights are not finite at step {step}; not "
+                                f"saved (last good checkpoint: {last}); lower "
+                                "--init_learning_rate or set --gradient_clip")
+        return self.manager.save(checkpoint_number=step)
+
+    def best_top1(self):
+        best = _read_json(os.path.join(self.train_dir, BEST_DIR, BEST_FILE))
+        return None if best is None else best["top1"]
+
+    def save_if_best(self, result):
+        """Keeps a copy of the checkpoint with the best eval top-1 so far."""
+        best = self.best_top1()
+        if best is not None and result.top1 <= best:
+            return None
+        path = self.best_manager.save(checkpoint_number=result.step)
+        _write_json_atomically(
+            os.path.join(self.train_dir, BEST_DIR, BEST_FILE),
+            {"top1": result.top1, "top5": result.top5, "step": result.step,
+             "checkpoint": os.path.basename(path)})
+        return path
+
+
+def resolve_checkpoint(train_dir, name):
+    """--checkpoint (a path prefix, or a name in train_dir) or the latest in
+    train_dir; UsageError listing what exists when neither is found."""
+    if name:
+        for candidate in (name, os.path.join(train_dir or "", name)):
+            if tf.io.gfile.exists(candidate + ".index"):
+                return candidate
+        raise UsageError(f"--checkpoint={name} not found (no {name}.index); "
+                         f"available: {_available(train_dir)}")
+    latest = tf.train.latest_checkpoint(train_dir) if train_dir else None
+    if latest is None:
+        raise UsageError(f"no checkpoint in --train_dir={train_dir}; train "
+                         "there first, or name one with --checkpoint")
+    return latest
+
+
+def _available(train_dir):
+    state = tf.train.get_checkpoint_state(train_dir) if train_dir else None
+    if state is None:
+        return "none"
+    return ", ".join(os.path.basename(p)
+                     for p in state.all_model_checkpoint_paths) or "none"
+
+
+def restore_for_eval(path, model, run_state):
+    """Weights (and the step) only: evaluation needs no optimizer."""
+    checkpoint_contents(model, None, run_state).restore(path).expect_partial()
+
+
+class StopSignals:
+    """Turns SIGTERM and SIGINT into a flag the training loop checks between
+    calls, so the run can save a checkpoint and exit cleanly; a second signal
+    of the same kind is not caught (so two Ctrl-C still stop a stuck run)."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        self.received = None
+        self._previous = {}
+
+    def __enter__(self):
+        for sig in self.SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        del frame
+        self.received = signum
+        signal.signal(signum, self._previous.get(signum, signal.SIG_DFL))
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
+
+    def check(self, step, saved_path):
+        """Raises Interrupted if a signal arrived (after the caller saved)."""
+        if self.received is not None:
+            name = signal.Signals(self.received).name
+            where = (f"checkpoint {saved_path} saved; rerun the same command "
+                     "to resume" if saved_path else "no --train_dir, nothing "
+                     "saved")
+            raise Interrupted(f"stopped by {name} after step {step}; {where}",
+                              self.received)

@@ -1,0 +1,95 @@
+"""What happens at which step: the run's length in steps, epoch ends,
+evaluation points, and the cut of the steps into calls of the compiled loop.
+
+Steps are counted globally and 1-based: step s is the s-th update since the
+run first started, so a resumed run keeps its numbering (and its schedule).
+"""
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Chunk:
+    first_step: int  # 1-based, process-local (the meter's numbering)
+    num_steps: int
+
+    @property
+    def last_step(self):
+        return self.first_step + self.num_steps - 1
+
+
+def plan_chunks(*, num_warmup, num_timed, steps_per_loop, display_every,
+                boundaries=()):
+    """Splits warmup + timed steps into loop calls.
+
+    The first call is one step (trace and compile), warmup ends on a call
+    boundary, every display step ends a call, and so does every step in
+    ``boundaries`` (process-local steps after which something happens:
+    an evaluation, a checkpoint, an epoch's end).
+    """
+    if num_warmup < 1:
+        raise ValueError("num_warmup must be >= 1: the first step compiles")
+    total = num_warmup + num_timed
+    stops = sorted(b for b in set(boundaries) if 0 < b < total)
+    chunks, step = [], 0
+    while step < total:
+        if step == 0:
+            limit = 1
+        elif step < num_warmup:
+            limit = num_warmup
+        else:
+            timed = step - num_warmup
+            next_display = (timed // display_every + 1) * display_every
+            limit = num_warmup + next_display
+        limit = min([limit] + [b for b in stops if b > step])
+        n = min(steps_per_loop, limit - step, total - step)
+        chunks.append(Chunk(step + 1, n))
+        step += n
+    return chunks
+
+
+def total_train_steps(loop, steps_per_epoch):
+    """Steps a training run takes in all: --num_epochs worth of updates
+    (warmup included), else warmup + --num_batches (tf_cnn_benchmarks)."""
+    if loop.num_epochs is not None:
+        return max(1, math.ceil(loop.num_epochs * steps_per_epoch))
+    return loop.total_steps
+
+
+def epoch_of(step, steps_per_epoch):
+    """Epochs completed after ``step`` updates (a float)."""
+    return step / steps_per_epoch
+
+
+def epoch_end_steps(steps_per_epoch, last_step):
+    """{step: epoch} for each whole epoch that ends by ``last_step``: epoch e
+    ends at the first step whose batch holds its last record."""
+    ends, e = {}, 1
+    while True:
+        step = math.ceil(e * steps_per_epoch - 1e-9)
+        if step > last_step:
+            return ends
+        ends[step] = e
+        e += 1
+
+
+def eval_steps(evaluation, steps_per_epoch, last_step):
+    """The steps after which to evaluate during training (a sorted list);
+    the last step is one of them whenever any is."""
+    steps = set(s for s in evaluation.at_steps if s <= last_step)
+    steps |= {max(1, math.ceil(e * steps_per_epoch - 1e-9))
+              for e in evaluation.at_epochs}
+    if evaluation.every_n_steps:
+        steps |= set(range(evaluation.every_n_steps, last_step + 1,
+                           evaluation.every_n_steps))
+    if evaluation.every_n_epochs:
+        k = 1
+        while (s := math.ceil(k * evaluation.every_n_epochs * steps_per_epoch
+                              - 1e-9)) <= last_step:
+            steps.add(max(1, s))
+            k += 1
+    steps = {s for s in steps if s <= last_step}
+    if evaluation.during_training:
+        steps.add(last_step)
+    return sorted(steps)

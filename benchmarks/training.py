@@ -1,0 +1,137 @@
+"""What happens between calls of the training loop (``after_chunk``): step
+and epoch counting, per-epoch log entries, evaluations (with the best-top-1
+copy and the stop at a target), checkpoints by steps or seconds, and the
+checkpoint-then-exit on SIGTERM/SIGINT.
+
+The runner plans the calls so that every epoch end, evaluation step and
+save step ends a call (benchmarks/plan.py); this module only acts there.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+from benchmarks import console
+from benchmarks.loop import learning_rate_of
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Global steps (1-based) at which something happens."""
+
+    start_step: int  # steps done before this process (resume)
+    last_step: int
+    steps_per_epoch: float
+    epoch_ends: dict = field(default_factory=dict)  # step -> epoch number
+    eval_steps: frozenset = frozenset()
+    save_every_steps: int = 0
+    save_every_secs: float = 0.0
+    stop_at_top1: float = None
+
+
+class TrainingSession:
+    def __init__(self, schedule, *, run_state, global_batch,
+                 examples_per_epoch, model, optimizer, logger, summaries,
+                 evaluator=None, store=None, signals=None,
+                 with_accuracy=False, clock=time.perf_counter, stream=None):
+        self.schedule = schedule
+        self.run_state = run_state
+        self.global_batch = global_batch
+        self.examples_per_epoch = examples_per_epoch
+        self.model = model
+        self.optimizer = optimizer
+        self.logger = logger
+        self.summaries = summaries
+        self.evaluator = evaluator
+        self.store = store
+        self.signals = signals
+        self.with_accuracy = with_accuracy
+        self.clock = clock
+        self.stream = stream
+        self.last_eval = None
+        self.stopped_at_target = False
+        self.saved_step = None
+        self._last_save = clock()
+        self._epoch = dict(loss=0.0, top1=0.0, steps=0, seconds=0.0)
+
+    @property
+    def step(self):
+        return int(self.run_state.step.numpy())
+
+    def after_chunk(self, result):
+        """Returns True to stop the run (target accuracy reached)."""
+        chunk = result.chunk
+        self.run_state.advance(chunk.num_steps, self.global_batch,
+                               self.examples_per_epoch)
+        step = self.step
+        e = self._epoch
+        e["loss"] += float(result.losses.sum())
+        e["top1"] += float(result.top1.sum())
+        e["steps"] += chunk.num_steps
+        e["seconds"] += result.seconds
+        if step in self.schedule.epoch_ends:
+            self._end_epoch(self.schedule.epoch_ends[step], step)
+        stop = False
+        if step in self.schedule.eval_steps and self.evaluator is not None:
+            stop = self._evaluate(step)
+        if self.store is not None and (stop or self._save_due(step)
+                                       or self._signalled()):
+            self.save()
+        if self.signals is not None:
+            self.signals.check(step, self.store.latest if self.store else None)
+        return stop
+
+    def _signalled(self):
+        return self.signals is not None and self.signals.received is not None
+
+    def _save_due(self, step):
+        s = self.schedule
+        if s.save_every_steps and step % s.save_every_steps == 0:
+            return True
+        return bool(s.save_every_secs) and \
+            self.clock() - self._last_save >= s.save_every_secs
+
+    def save(self):
+        """A checkpoint of the current step, unless it was just written."""
+        if self.store is None or self.saved_step == self.step:
+            return
+        self.store.save()
+        self.saved_step = self.step
+        self._last_save = self.clock()
+
+    def _end_epoch(self, epoch, step):
+        e = self._epoch
+        steps = max(1, e["steps"])
+        entry = {"train.epoch": epoch, "train.epoch_loss": e["loss"] / steps,
+                 "train.learning_rate": learning_rate_of(self.optimizer),
+                 "train.epoch_ips": e["steps"] * self.global_batch /
+                 max(e["seconds"], 1e-9)}
+        top1 = e["top1"] / steps if self.with_accuracy else None
+        if top1 is not None:
+            entry["train.epoch_top1"] = top1
+        self.logger.log(step, entry)
+        self.summaries.scalars(step, entry)
+        self.summaries.weights(step, self.model)
+        console.print_epoch(epoch, step, entry["train.epoch_loss"],
+                            entry["train.learning_rate"],
+                            entry["train.epoch_ips"], top1, self.stream)
+        self._epoch = dict(loss=0.0, top1=0.0, steps=0, seconds=0.0)
+
+    def _evaluate(self, step):
+        result = self.evaluator.evaluate(step=step)
+        self.last_eval = result
+        epoch = step / self.schedule.steps_per_epoch
+        metrics = dict(result.as_metrics(), **{"train.epoch": epoch})
+        self.logger.log(step, metrics)
+        self.summaries.scalars(step, result.as_metrics())
+        self.summaries.weights(step, self.model)
+        console.print_eval(result, epoch, self.stream)
+        if self.store is not None:
+            self.store.save_if_best(result)
+        target = self.schedule.stop_at_top1
+        if target is not None and result.top1 >= target:
+            self.stopped_at_target = True
+            console.print_note(
+                f"Reached top-1 {result.top1:.4f} >= --stop_at_top_1_accuracy="
+                f"{target} at step {step}; stopping.", self.stream)
+            return True
+        return False
