@@ -105,7 +105,6 @@ class EvalInputs:
         self.description = f"{data.data_dir} (validation, {len(self.files)} shards)"
         self.stats = input_dataset.InputStats()
         self._strategy = strategy
-        self.examples = count_examples(data.data_dir, "validation")
         replicas = strategy.num_replicas_in_sync
         self.global_batch = per_replica_batch * replicas
         self.num_steps = None

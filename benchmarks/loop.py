@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from benchmarks.errors import TrainingError
 from benchmarks.optimization import l2_decay_variables, l2_loss
-from benchmarks.plan import Chunk, plan_chunks  # noqa: F401  (re-exported)
+from benchmarks.plan import Chunk
 
 SUM = tf.distribute.ReduceOp.SUM
 

@@ -57,11 +57,6 @@ def total_train_steps(loop, steps_per_epoch):
     return loop.total_steps
 
 
-def epoch_of(step, steps_per_epoch):
-    """Epochs completed after ``step`` updates (a float)."""
-    return step / steps_per_epoch
-
-
 def epoch_end_steps(steps_per_epoch, last_step):
     """{step: epoch} for each whole epoch that ends by ``last_step``: epoch e
     ends at the first step whose batch holds its last record."""

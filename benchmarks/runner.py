@@ -7,6 +7,7 @@ Three kinds of run:
 - --eval: one evaluation of a saved checkpoint.
 """
 
+import contextlib
 import sys
 import time
 
@@ -27,7 +28,7 @@ from benchmarks.optimization import build_optimizer, l2_loss_factor
 from benchmarks.schedules import LearningRate, build_schedule
 from benchmarks.summaries import Summaries
 from benchmarks.timing import ThroughputMeter
-from benchmarks.training import Schedule, TrainingSession
+from benchmarks.training import TrainingEvents, TrainingSession
 from models import flops as model_flops
 
 
@@ -278,7 +279,7 @@ def _run_loop(config, clock, stream):
         session = None
         boundaries = ()
         if training:
-            schedule = Schedule(
+            events = TrainingEvents(
                 start_step=start_step, last_step=last_step,
                 steps_per_epoch=steps_per_epoch,
                 epoch_ends=run_plan.epoch_end_steps(steps_per_epoch, last_step),
@@ -287,14 +288,9 @@ def _run_loop(config, clock, stream):
                 save_every_steps=config.checkpoint.save_model_steps,
                 save_every_secs=config.checkpoint.every_secs,
                 stop_at_top1=config.eval.stop_at_top_1_accuracy)
-            boundaries = {s - start_step for s in
-                          set(schedule.epoch_ends) | schedule.eval_steps}
-            if schedule.save_every_steps:
-                boundaries |= {s - start_step for s in range(
-                    schedule.save_every_steps, last_step + 1,
-                    schedule.save_every_steps)}
+            boundaries = events.call_boundaries()
             session = TrainingSession(
-                schedule, run_state=run_state, global_batch=run_.global_batch,
+                events, run_state=run_state, global_batch=run_.global_batch,
                 examples_per_epoch=examples_per_epoch, model=model,
                 optimizer=optimizer, logger=logger, summaries=summaries,
                 evaluator=evaluator, store=store,
@@ -306,20 +302,15 @@ def _run_loop(config, clock, stream):
             steps_per_loop=loop_cfg.steps_per_loop,
             display_every=loop_cfg.display_every, boundaries=boundaries)
         try:
-            if session is not None:
-                with session.signals:
-                    last = run_steps(loop, inputs.value, chunks, meter,
-                                     num_warmup=num_warmup,
-                                     display_every=loop_cfg.display_every,
-                                     on_display=on_display,
-                                     after_chunk=session.after_chunk,
-                                     clock=clock)
-                    session.save()  # the final weights
-            else:
+            with session.signals if session else contextlib.nullcontext():
                 last = run_steps(loop, inputs.value, chunks, meter,
                                  num_warmup=num_warmup,
                                  display_every=loop_cfg.display_every,
-                                 on_display=on_display, clock=clock)
+                                 on_display=on_display,
+                                 after_chunk=session and session.after_chunk,
+                                 clock=clock)
+                if session:
+                    session.save()  # the final weights
         except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
             explained = inputs.explain(e)
             if explained is None:

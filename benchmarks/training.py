@@ -3,8 +3,8 @@ and epoch counting, per-epoch log entries, evaluations (with the best-top-1
 copy and the stop at a target), checkpoints by steps or seconds, and the
 checkpoint-then-exit on SIGTERM/SIGINT.
 
-The runner plans the calls so that every epoch end, evaluation step and
-save step ends a call (benchmarks/plan.py); this module only acts there.
+``TrainingEvents.call_boundaries`` tells the runner where calls must end
+(every epoch end, evaluation step and save step); this module acts there.
 """
 
 import time
@@ -15,7 +15,7 @@ from benchmarks.loop import learning_rate_of
 
 
 @dataclass(frozen=True)
-class Schedule:
+class TrainingEvents:
     """Global steps (1-based) at which something happens."""
 
     start_step: int  # steps done before this process (resume)
@@ -27,13 +27,23 @@ class Schedule:
     save_every_secs: float = 0.0
     stop_at_top1: float = None
 
+    def save_step(self, step):
+        return bool(self.save_every_steps) and step % self.save_every_steps == 0
+
+    def call_boundaries(self):
+        """Process-local steps after which a loop call must end."""
+        steps = set(self.epoch_ends) | self.eval_steps | {
+            s for s in range(self.start_step + 1, self.last_step + 1)
+            if self.save_step(s)}
+        return {s - self.start_step for s in steps if s > self.start_step}
+
 
 class TrainingSession:
-    def __init__(self, schedule, *, run_state, global_batch,
+    def __init__(self, events, *, run_state, global_batch,
                  examples_per_epoch, model, optimizer, logger, summaries,
                  evaluator=None, store=None, signals=None,
                  with_accuracy=False, clock=time.perf_counter, stream=None):
-        self.schedule = schedule
+        self.events = events
         self.run_state = run_state
         self.global_batch = global_batch
         self.examples_per_epoch = examples_per_epoch
@@ -68,10 +78,10 @@ class TrainingSession:
         e["top1"] += float(result.top1.sum())
         e["steps"] += chunk.num_steps
         e["seconds"] += result.seconds
-        if step in self.schedule.epoch_ends:
-            self._end_epoch(self.schedule.epoch_ends[step], step)
+        if step in self.events.epoch_ends:
+            self._end_epoch(self.events.epoch_ends[step], step)
         stop = False
-        if step in self.schedule.eval_steps and self.evaluator is not None:
+        if step in self.events.eval_steps and self.evaluator is not None:
             stop = self._evaluate(step)
         if self.store is not None and (stop or self._save_due(step)
                                        or self._signalled()):
@@ -84,11 +94,10 @@ class TrainingSession:
         return self.signals is not None and self.signals.received is not None
 
     def _save_due(self, step):
-        s = self.schedule
-        if s.save_every_steps and step % s.save_every_steps == 0:
+        if self.events.save_step(step):
             return True
-        return bool(s.save_every_secs) and \
-            self.clock() - self._last_save >= s.save_every_secs
+        secs = self.events.save_every_secs
+        return bool(secs) and self.clock() - self._last_save >= secs
 
     def save(self):
         """A checkpoint of the current step, unless it was just written."""
@@ -119,7 +128,7 @@ class TrainingSession:
     def _evaluate(self, step):
         result = self.evaluator.evaluate(step=step)
         self.last_eval = result
-        epoch = step / self.schedule.steps_per_epoch
+        epoch = step / self.events.steps_per_epoch
         metrics = dict(result.as_metrics(), **{"train.epoch": epoch})
         self.logger.log(step, metrics)
         self.summaries.scalars(step, result.as_metrics())
@@ -127,7 +136,7 @@ class TrainingSession:
         console.print_eval(result, epoch, self.stream)
         if self.store is not None:
             self.store.save_if_best(result)
-        target = self.schedule.stop_at_top1
+        target = self.events.stop_at_top1
         if target is not None and result.top1 >= target:
             self.stopped_at_target = True
             console.print_note(

@@ -154,16 +154,28 @@ def scan_shard(path):
     return count, None
 
 
+# (path, size, mtime) -> records: a run counts the train split for its epoch
+# length and each input pipeline counts its shards again, and every
+# evaluation counts the validation split; a shard rewritten in place (a new
+# size or mtime) is counted afresh.
+_record_counts = {}
+
+
 def count_records(paths):
     """Records in the given shards (headers only, see scan_shard); DataError
     naming the first shard whose framing is broken."""
     total = 0
     for path in paths:
-        count, problem = scan_shard(path)
-        if problem:
-            raise DataError(f"corrupt input shard {path}: {problem}; re-create "
-                            "it (e.g. with scripts/build_imagenet_tfrecords.py)")
-        total += count
+        stat = os.stat(path)
+        key = (path, stat.st_size, stat.st_mtime_ns)
+        if key not in _record_counts:
+            count, problem = scan_shard(path)
+            if problem:
+                raise DataError(f"corrupt input shard {path}: {problem}; "
+                                "re-create it (e.g. with "
+                                "scripts/build_imagenet_tfrecords.py)")
+            _record_counts[key] = count
+        total += _record_counts[key]
     return total
 
 

@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 
 from benchmarks.malloc import tune_glibc_malloc  # noqa: E402
 
-tune_glibc_malloc()  # as the CLI does: the suite runs ~1.4x faster
+tune_glibc_malloc()  # as the CLI does (see benchmarks/malloc.py)
 
 import tensorflow as tf  # noqa: E402
 

@@ -215,6 +215,17 @@ def test_schedule_eval_and_checkpoint_flags():
     assert c.checkpoint.every_secs == 0.0  # by steps only
     assert flags.parse(["--train_dir=/t"]).checkpoint.every_secs == 600.0
     assert c.optimizer.optimizer == "adamw"
+    assert c.optimizer.label_smoothing == 0.1
+    c = flags.parse(["--data_dir=/d", "--eval", "--train_dir=/t",
+                     "--checkpoint=best/best-9", "--eval_batch_size=64",
+                     "--num_eval_batches=5", "--max_ckpts_to_keep=2",
+                     "--summary_verbosity=2", "--deterministic",
+                     "--eval_during_training_at_specified_epochs=0.5,2"])
+    assert c.eval.eval and c.checkpoint.checkpoint == "best/best-9"
+    assert c.eval.batch_size == 64 and c.eval.num_eval_batches == 5
+    assert c.checkpoint.max_ckpts_to_keep == 2
+    assert c.log.summary_verbosity == 2 and c.loop.deterministic
+    assert c.eval.at_epochs == (0.5, 2.0)
 
 
 @pytest.mark.parametrize("argv,fragment", [

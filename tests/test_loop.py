@@ -92,3 +92,40 @@ def test_infer_loop_reports_global_loss_and_accuracy(initial_weights):
     expected_top1 = (logits.argmax(axis=1) == labels).mean()
     assert out["loss"].numpy()[0] == pytest.approx(expected_loss, rel=1e-5)
     assert out["top1"].numpy()[0] == pytest.approx(expected_top1)
+
+
+def test_nesterov_flag_reaches_the_optimizer():
+    on = build_optimizer(OptimizerConfig(optimizer="momentum"))
+    off = build_optimizer(OptimizerConfig(optimizer="momentum", nesterov=False))
+    assert on.nesterov is True and off.nesterov is False
+
+
+def test_adamw_decays_what_l2_decays_and_spares_batch_norm():
+    model = models.build("vgg11_bn", num_classes=10, image_size=32,
+                         data_format="channels_last", dropout=0.0)
+    opt = build_optimizer(OptimizerConfig(optimizer="adamw",
+                                          init_learning_rate=0.1,
+                                          weight_decay=0.5), model=model)
+    before = [v.numpy().copy() for v in model.trainable_variables]
+    # Zero gradients: Adam's own step is 0, only the decoupled decay moves.
+    opt.apply([tf.zeros_like(v) for v in model.trainable_variables],
+              model.trainable_variables)
+    checked = {"bn": 0, "kernel": 0}
+    for v, old in zip(model.trainable_variables, before):
+        changed = not np.allclose(v.numpy(), old)
+        is_bn = "_bn/" in v.path
+        if is_bn:
+            assert not changed, v.path
+            checked["bn"] += 1
+        elif "kernel" in v.path:
+            np.testing.assert_allclose(v.numpy(), old * (1 - 0.1 * 0.5),
+                                       rtol=1e-5, err_msg=v.path)
+            checked["kernel"] += 1
+    assert checked["bn"] == 16 and checked["kernel"] == 11  # 8 BN, 11 layers
+
+
+def test_malloc_tuning_applies_here_and_can_be_turned_off(monkeypatch):
+    from benchmarks.malloc import tune_glibc_malloc
+    assert tune_glibc_malloc() is True  # this project's machines run glibc
+    monkeypatch.setenv("VGGBENCH_MALLOC_TUNING", "0")
+    assert tune_glibc_malloc() is False

@@ -95,3 +95,19 @@ def test_scan_finds_a_truncated_shard(tmp_path):
     count, problem = records.scan_shard(bad)
     assert count == 2 and "truncated" in problem
     assert records.find_damaged_shard([good, bad])[0] == bad
+
+
+def test_record_counts_follow_a_rewritten_shard(tmp_path):
+    (path,) = write_shards(str(tmp_path), "train", [1, 2, 3])
+    assert records.count_records([path]) == 3
+    assert records.count_records([path, path]) == 6  # counted once, used twice
+    write_shards(str(tmp_path), "train", [1, 2, 3, 4, 5])  # same name
+    assert records.count_records([path]) == 5
+
+
+def test_counting_a_truncated_shard_names_it(tmp_path):
+    (path,) = write_shards(str(tmp_path), "train", [1, 2, 3])
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) - 7)
+    with pytest.raises(records.DataError, match="corrupt input shard .*train-"):
+        records.count_records([path])

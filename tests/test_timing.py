@@ -159,3 +159,25 @@ def test_displayed_top1_is_the_mean_since_the_previous_display():
               on_display=shown.append, clock=device.clock, sync=device.sync)
     # The warmup step's 0.9 is left out; then means of steps 1-4 and 5-8.
     assert [p.top1 for p in shown] == [pytest.approx(0.625), pytest.approx(0.5)]
+
+
+def test_paused_time_between_timed_calls_is_excluded():
+    meter = ThroughputMeter(global_batch=10, num_replicas=1, num_warmup_steps=1)
+    meter.record(1, 1, 0.0, 5.0)  # compile
+    meter.pause(100.0)  # before timing starts: not in the wall time anyway
+    meter.record(2, 1, 105.0, 106.0)
+    meter.pause(3.0)  # an evaluation between timed calls
+    meter.record(3, 1, 109.0, 110.0)
+    meter.pause(50.0)  # after the last call: outside the wall time
+    s = meter.summary(1.0, 1)
+    assert s["paused_s"] == pytest.approx(3.0)
+    assert s["timed_seconds"] == pytest.approx(2.0)  # 110 - 105 - 3
+    assert s["total_ips"] == pytest.approx(20 / 2.0)
+
+
+def test_summary_without_timed_steps_is_nan_not_an_error():
+    meter = ThroughputMeter(global_batch=10, num_replicas=1, num_warmup_steps=1)
+    meter.record(1, 1, 0.0, 5.0)
+    s = meter.summary(1.0, 1)
+    assert s["timed_steps"] == 0 and np.isnan(s["total_ips"])
+    assert s["compile_time_s"] == pytest.approx(5.0)

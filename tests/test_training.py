@@ -12,7 +12,7 @@ import tensorflow as tf
 from benchmarks import checkpoints, plan, runner, schedules
 from benchmarks import config as cfg
 from benchmarks.errors import TrainingError, UsageError
-from conftest import tiny_config
+from conftest import REPO, tiny_config, write_shards
 
 
 # --- schedules --------------------------------------------------------------
@@ -108,6 +108,11 @@ def test_stop_at_top_1_accuracy_stops_the_run(demo_shards, tmp_path):
     assert tf.train.latest_checkpoint(str(tmp_path)).endswith("ckpt-2")
     with open(tmp_path / "best" / "best.json") as f:
         assert json.load(f)["step"] == 2
+    # --checkpoint names one in train_dir, the best copy included.
+    assert checkpoints.resolve_checkpoint(str(tmp_path), "ckpt-2") == \
+        os.path.join(str(tmp_path), "ckpt-2")
+    assert checkpoints.resolve_checkpoint(str(tmp_path), "best/best-2") == \
+        os.path.join(str(tmp_path), "best/best-2")
 
 
 def test_eval_counts_every_image_with_two_replicas(demo_shards):
@@ -173,3 +178,66 @@ def test_label_smoothing_formula():
     expected = -((1 - e + e / 3) * log_p[0] + e / 3 * (log_p[1] + log_p[2]))
     got = float(cross_entropy_per_example(logits, tf.constant([0]), e)[0])
     assert got == pytest.approx(expected, rel=1e-6)
+
+
+def _entries(log_path):
+    with open(log_path) as f:
+        return [json.loads(line[len("DLLL "):]) for line in f]
+
+
+def test_logs_epochs_evaluations_recipe_and_tensorboard(tmp_path):
+    data = str(tmp_path / "data")  # 12 train records: 3 steps per epoch
+    write_shards(data, "train", [c % 10 + 1 for c in range(12)], size=32)
+    write_shards(data, "validation", [c + 1 for c in range(10)], size=32)
+    recipe = os.path.join(REPO, "recipes", "vgg11.flags")
+    config = _with_data(
+        tiny_config(num_batches=5, print_training_accuracy=True), data,
+        eval=cfg.EvalConfig(at_steps=(3,)),
+        checkpoint=cfg.CheckpointConfig(train_dir=str(tmp_path / "run")),
+        log=cfg.LogConfig(log_path=str(tmp_path / "log.json"),
+                          summary_verbosity=2, recipes=(recipe,)))
+    runner.run(config)
+    entries = _entries(tmp_path / "log.json")
+    params = [e["data"] for e in entries if e.get("step") == "PARAMETER"][0]
+    assert params["recipe.0.path"] == recipe
+    assert "--model=vgg11 " in params["recipe.0.flags"] + " "
+    epochs = [e for e in entries if "train.epoch_loss" in e.get("data", {})]
+    assert [(e["step"], e["data"]["train.epoch"]) for e in epochs] == \
+        [(3, 1), (6, 2)]
+    for e in epochs:
+        assert {"train.epoch_ips", "train.learning_rate",
+                "train.epoch_top1"} <= set(e["data"])
+    evals = [e for e in entries if "eval.top1" in e.get("data", {})
+             and e.get("step") != []]
+    assert [e["step"] for e in evals] == [3, 6]  # asked for, and the end
+    for e in evals:
+        assert e["data"]["eval.examples"] == 10
+        assert {"eval.top5", "eval.loss", "eval.ips", "eval.seconds"} <= set(
+            e["data"])
+    tags = set()
+    for path in tf.io.gfile.glob(str(tmp_path / "run" / "tensorboard" / "*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            tags |= {v.tag for v in event.summary.value}
+    assert {"train/loss", "train/epoch_loss", "eval/top1", "eval/top5"} <= tags
+    assert any("kernel" in t for t in tags)  # histograms at verbosity 2
+
+
+@pytest.mark.parametrize("limits,examples", [
+    (dict(num_eval_batches=3), 12), (dict(num_eval_epochs=0.5), 16)])
+def test_eval_limits(demo_shards, limits, examples):
+    # 30 images at eval batch 4: 8 steps for the whole split.
+    config = _with_data(tiny_config(num_batches=1), demo_shards,
+                        eval=cfg.EvalConfig(at_steps=(2,), **limits))
+    assert runner.run(config)["eval.examples"] == examples
+
+
+def test_checkpoints_by_seconds_keep_the_newest(tmp_path):
+    ticks = iter(range(0, 10**9, 100))  # every clock reading is 100 s later
+    config = tiny_config(num_batches=3).replace(
+        checkpoint=cfg.CheckpointConfig(train_dir=str(tmp_path),
+                                        save_model_secs=150,
+                                        max_ckpts_to_keep=3))
+    runner.run(config, clock=lambda: next(ticks))
+    state = tf.train.get_checkpoint_state(str(tmp_path))
+    assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == \
+        ["ckpt-2", "ckpt-3", "ckpt-4"]
