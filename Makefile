@@ -2,13 +2,14 @@
 # make test        set up .venv and run the test suite (what CI runs)
 # make bench       harness vs keras model.fit, VGG16 224x224 (minutes; not a test)
 # make bench-input input-only vs real vs synthetic training on the demo data
+# make report      table and figures (logs/plots/) from logs/*.json
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DATA ?= demo_data
 
-.PHONY: setup demo demo-synthetic test bench bench-input clean
+.PHONY: setup demo demo-synthetic test bench bench-input report clean
 
 setup: $(STAMP)
 
@@ -46,6 +47,9 @@ bench: $(STAMP)
 
 bench-input: $(STAMP) $(DEMO_DATA)/.complete
 	$(PY) scripts/bench_input.py --data_dir=$(DEMO_DATA)
+
+report: $(STAMP)
+	$(PY) scripts/report.py logs/*.json --plot_dir=logs/plots
 
 clean:
 	rm -rf $(VENV) logs .pytest_cache $(DEMO_DATA)

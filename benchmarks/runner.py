@@ -215,14 +215,15 @@ def _run_loop(config, clock, stream):
     summaries = Summaries(config.checkpoint.train_dir,
                           config.log.summary_verbosity)
     try:
-        extra = {}
+        # The console's "Timed step" k is log step start + warmup + k.
+        extra = {"warmup_steps": num_warmup}
         if training:
-            extra = {"train.examples_per_epoch": examples_per_epoch,
-                     "train.steps_per_epoch": steps_per_epoch,
-                     "train.total_steps": last_step,
-                     "train.start_step": start_step,
-                     "train.resumed_from": resumed_from or "",
-                     "train.lr_schedule": str(lr_schedule)}
+            extra.update({"train.examples_per_epoch": examples_per_epoch,
+                          "train.steps_per_epoch": steps_per_epoch,
+                          "train.total_steps": last_step,
+                          "train.start_step": start_step,
+                          "train.resumed_from": resumed_from or "",
+                          "train.lr_schedule": str(lr_schedule)})
         logger.log("PARAMETER", run_.parameters(config, logger,
                                                 inputs.description, **extra))
         for metric, meta in metric_metadata((prefix, "input", "eval")).items():
