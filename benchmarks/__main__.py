@@ -35,11 +35,17 @@ def _main(argv):
         from benchmarks import runner  # imports TensorFlow: after the flag checks
         runner.run(config)
     except VggbenchError as e:
-        _fail(str(e), e.exit_code)
+        _fail(str(e), e.exit_code, getattr(e, "exit_immediately", False))
 
 
-def _fail(message, code):
+def _fail(message, code, immediately=False):
     print(f"vggbench: error: {message}", file=sys.stderr)
+    if immediately:
+        from benchmarks.checkpoints import remove_worker_dirs
+        remove_worker_dirs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
 
 

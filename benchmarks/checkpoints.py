@@ -15,9 +15,12 @@ written when every weight is finite, so a diverging run never overwrites the
 last good one.  The best-top-1 checkpoint is kept apart in train_dir/best.
 """
 
+import atexit
 import json
 import os
+import shutil
 import signal
+import tempfile
 
 import tensorflow as tf
 
@@ -84,21 +87,40 @@ def _all_finite(model):
                                for v in model.trainable_variables]))
 
 
+_WORKER_DIRS = []  # non-chief workers' checkpoint directories
+
+
+@atexit.register
+def remove_worker_dirs():
+    while _WORKER_DIRS:
+        shutil.rmtree(_WORKER_DIRS.pop(), ignore_errors=True)
+
+
 class CheckpointStore:
-    """Saves and restores a training run in ``train_dir``."""
+    """Saves and restores a training run in ``train_dir``.
+
+    With several workers every worker saves (a save may all-reduce
+    variables), but only the chief into train_dir: the others write to a
+    temporary directory, removed at exit, and all restore from train_dir."""
 
     def __init__(self, train_dir, model, optimizer, run_state, *,
-                 max_to_keep=5, identity=None):
+                 max_to_keep=5, identity=None, is_chief=True):
         os.makedirs(train_dir, exist_ok=True)
         self.train_dir = train_dir
+        self.is_chief = is_chief
+        write_dir = train_dir
+        if not is_chief:
+            write_dir = tempfile.mkdtemp(prefix="vggbench-worker-ckpt-")
+            _WORKER_DIRS.append(write_dir)
+        self.write_dir = write_dir
         self.model = model
         self.run_state = run_state
         self.checkpoint = checkpoint_contents(model, optimizer, run_state)
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, train_dir, max_to_keep=max_to_keep,
+            self.checkpoint, write_dir, max_to_keep=max_to_keep,
             checkpoint_name="ckpt", step_counter=run_state.step)
         self.best_manager = tf.train.CheckpointManager(
-            self.checkpoint, os.path.join(train_dir, BEST_DIR), max_to_keep=1,
+            self.checkpoint, os.path.join(write_dir, BEST_DIR), max_to_keep=1,
             checkpoint_name="best", step_counter=run_state.step)
         self.identity = identity or {}
 
@@ -107,13 +129,14 @@ class CheckpointStore:
         return self.manager.latest_checkpoint
 
     def restore_latest(self):
-        """Restores the latest checkpoint if there is one; returns its path.
-        A train_dir written by a different model or batch is refused."""
-        path = self.latest
+        """Restores train_dir's latest checkpoint if there is one; returns its
+        path.  A train_dir written by a different model or batch is refused."""
+        path = tf.train.latest_checkpoint(self.train_dir)
         saved = _read_json(os.path.join(self.train_dir, RUN_FILE))
         if path is None:
-            _write_json_atomically(os.path.join(self.train_dir, RUN_FILE),
-                                   self.identity)
+            if self.is_chief:
+                _write_json_atomically(os.path.join(self.train_dir, RUN_FILE),
+                                       self.identity)
             return None
         if saved is not None:
             changed = {k: (saved.get(k), v) for k, v in self.identity.items()
@@ -139,7 +162,7 @@ class CheckpointStore:
         return self.manager.save(checkpoint_number=step)
 
     def best_top1(self):
-        best = _read_json(os.path.join(self.train_dir, BEST_DIR, BEST_FILE))
+        best = _read_json(os.path.join(self.write_dir, BEST_DIR, BEST_FILE))
         return None if best is None else best["top1"]
 
     def save_if_best(self, result):
@@ -149,10 +172,18 @@ class CheckpointStore:
             return None
         path = self.best_manager.save(checkpoint_number=result.step)
         _write_json_atomically(
-            os.path.join(self.train_dir, BEST_DIR, BEST_FILE),
+            os.path.join(self.write_dir, BEST_DIR, BEST_FILE),
             {"top1": result.top1, "top5": result.top5, "step": result.step,
              "checkpoint": os.path.basename(path)})
         return path
+
+
+def run_identity(config, global_batch):
+    """What a train_dir's checkpoints depend on; a resume must match it."""
+    return {"model": config.model.name, "num_classes": config.model.num_classes,
+            "image_size": config.model.image_size, "global_batch": global_batch,
+            "tf_random_seed": config.loop.tf_random_seed,
+            "precision": config.model.precision}
 
 
 def resolve_checkpoint(train_dir, name):

@@ -80,9 +80,22 @@ class DistConfig:
     all_reduce_spec: Optional[str] = None  # nccl|hierarchical_copy|pscpu
     num_intra_threads: Optional[int] = None
     num_inter_threads: Optional[int] = None
+    # Several workers (MultiWorkerMirroredStrategy): host:port of every
+    # worker and this one's index; empty: TF_CONFIG if set, else one worker.
+    worker_hosts: tuple = ()
+    task_index: int = 0
+    # How long a worker waits for a peer that has not joined or stopped
+    # answering (registration, heartbeats, each collective) before failing.
+    worker_timeout_secs: float = 300.0
 
     def __post_init__(self):
         _one_of("device", self.device, (None, "cpu", "gpu"))
+        if self.worker_hosts and not 0 <= self.task_index < len(self.worker_hosts):
+            raise UsageError(f"--task_index={self.task_index} is not one of the "
+                             f"{len(self.worker_hosts)} --worker_hosts (0.."
+                             f"{len(self.worker_hosts) - 1})")
+        if not self.worker_timeout_secs > 0:
+            raise UsageError("--worker_timeout_secs must be positive")
         _at_least("num_gpus", self.num_gpus, 0)
         _at_least("num_cpu_devices", self.num_cpu_devices, 0)
         _one_of("all_reduce_spec", self.all_reduce_spec, ALL_REDUCE_SPECS)
@@ -203,6 +216,7 @@ class LoopConfig:
     display_every: int = 10
     steps_per_loop: int = 1
     xla: bool = False
+    measure_peak: bool = False  # probe the device's peak TFLOP/s first
     print_training_accuracy: bool = False
     tf_random_seed: int = 1234
     deterministic: bool = False  # deterministic kernels (exact resume tests)

@@ -54,6 +54,11 @@ def print_summary(s, stream=None, skipped=None):
     print(f"total images/sec: {s['total_ips']:.2f}  (global: {s['replicas']} "
           f"replica(s) x batch {s['global_batch'] // s['replicas']})", file=w)
     print(f"images/sec per replica: {s['ips_per_replica']:.2f}", file=w)
+    if s.get("worker_ips"):
+        print("images/sec per worker (its share of each global batch over its "
+              "own timed time): " + ", ".join(
+                  f"worker {i} {ips:.2f}" for i, ips in enumerate(s["worker_ips"])),
+              file=w)
     print(f"ms/step: mean {s['ms_per_step']:.1f}  p50 {s['step_time_p50_ms']:.1f}"
           f"  p90 {s['step_time_p90_ms']:.1f}  p99 {s['step_time_p99_ms']:.1f}",
           file=w)
@@ -66,7 +71,12 @@ def print_summary(s, stream=None, skipped=None):
               f"({s['input_wait_pct']:.1f}% of the timed wall time)", file=w)
     if skipped is not None:
         print(f"records skipped (did not decode): {skipped}", file=w)
-    print(f"achieved TFLOP/s: {s['tflops']:.4f}", file=w)
+    fraction = s.get("peak_fraction")
+    of_peak = f"  ({fraction:.2f} of the device peak)" if fraction else ""
+    print(f"achieved TFLOP/s: {s['tflops']:.4f}{of_peak}", file=w)
+    if s.get("weights_sha256"):
+        print(f"weights sha256 (equal on every worker): {s['weights_sha256']}",
+              file=w)
     print(f"final loss: {s['loss']:.4f}", file=w)
     print(RULE, file=w, flush=True)
 

@@ -4,13 +4,20 @@
     --num_gpus=N (N > 1)         MirroredStrategy over GPUs 0..N-1, NCCL all-reduce
     --num_cpu_devices=N          MirroredStrategy over N logical CPU devices
     --all_reduce_spec=...        nccl | hierarchical_copy | pscpu | psgpu
+    --worker_hosts / TF_CONFIG   MultiWorkerMirroredStrategy: every worker's
+                                 GPUs (--num_gpus) or CPU (--num_cpu_devices),
+                                 collective all-reduce (NCCL / ring)
 """
 
+import contextlib
 import logging
 from dataclasses import dataclass
+from typing import Optional
 
 import tensorflow as tf
 
+from benchmarks.cluster import (Cluster, JoinWatchdog, configure_cluster,
+                                resolve_cluster)
 from benchmarks.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -22,12 +29,22 @@ class Placement:
 
     strategy: tf.distribute.Strategy
     device_kind: str  # "cpu" or "gpu"
-    devices: tuple  # logical device names, one per replica
+    devices: tuple  # this worker's device names, one per local replica
     all_reduce: str  # name of the cross-device reduction
+    cluster: Optional[Cluster] = None  # several workers
 
     @property
     def num_replicas(self):
+        """Replicas in sync: all workers' together."""
         return self.strategy.num_replicas_in_sync
+
+    @property
+    def num_workers(self):
+        return self.cluster.num_workers if self.cluster else 1
+
+    @property
+    def is_chief(self):
+        return self.cluster is None or self.cluster.is_chief
 
 
 def configure_runtime(dist, deterministic=False):
@@ -51,6 +68,15 @@ def configure_runtime(dist, deterministic=False):
         except RuntimeError:
             log.warning("thread count %s not applied: the TensorFlow runtime "
                         "was already started in this process", value)
+    cluster = resolve_cluster(dist)
+    if cluster is not None:
+        configure_cluster(cluster, dist.worker_timeout_secs)
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus and dist.device != "cpu":
+            try:  # the strategy takes every visible GPU of a worker
+                tf.config.set_visible_devices(gpus[:max(1, dist.num_gpus)], "GPU")
+            except RuntimeError:
+                pass
     if dist.num_cpu_devices > 1:
         cpu = tf.config.list_physical_devices("CPU")[0]
         try:
@@ -76,8 +102,57 @@ def _cross_device_ops(spec, device_kind, devices):
     return spec, tf.distribute.ReductionToOneDevice(devices[0])  # psgpu
 
 
+@contextlib.contextmanager
+def _cpu_devices_per_worker(count):
+    """MultiWorkerMirroredStrategy puts one replica on a worker's CPU; to
+    test several replicas per worker without GPUs, its (private) choice of
+    local devices is replaced by ``count`` logical CPU devices while the
+    strategy is built."""
+    from tensorflow.python.distribute import collective_all_reduce_strategy as cars
+    extended = cars.CollectiveAllReduceExtended
+    original = extended._initialize_local_devices
+
+    def local_devices(self, cluster_resolver, worker_device):
+        del self, cluster_resolver
+        return tuple(f"{worker_device}/device:CPU:{i}"
+                     for i in range(count)), "CPU"
+    extended._initialize_local_devices = local_devices
+    try:
+        yield
+    finally:
+        extended._initialize_local_devices = original
+
+
+def _multi_worker_strategy(dist, cluster):
+    gpus = tf.config.list_physical_devices("GPU")
+    kind = "cpu" if dist.device == "cpu" or not gpus else "gpu"
+    if kind == "gpu" and dist.num_gpus > len(gpus):
+        raise UsageError(f"--num_gpus={dist.num_gpus} asks for more GPUs than "
+                         f"this worker has: found {len(gpus)}")
+    collective = tf.distribute.experimental.CommunicationImplementation
+    options = tf.distribute.experimental.CommunicationOptions(
+        implementation=collective.NCCL if kind == "gpu" else collective.RING,
+        timeout_seconds=dist.worker_timeout_secs)
+    # (Listing logical devices here would start the runtime before the
+    # strategy configures collective ops; configure_runtime made them.)
+    per_worker = dist.num_cpu_devices if kind == "cpu" else 0
+    with (_cpu_devices_per_worker(per_worker) if per_worker > 1
+          else contextlib.nullcontext()), \
+            JoinWatchdog(cluster, dist.worker_timeout_secs):
+        strategy = tf.distribute.MultiWorkerMirroredStrategy(
+            communication_options=options)
+    devices = tuple(strategy.extended.worker_devices)
+    name = "nccl" if kind == "gpu" else "ring"
+    return Placement(strategy, kind, devices,
+                     f"{name} (collective, {cluster.num_workers} workers)",
+                     cluster)
+
+
 def build_strategy(dist):
     """Returns a Placement for a DistConfig; UsageError for impossible asks."""
+    cluster = resolve_cluster(dist)
+    if cluster is not None:
+        return _multi_worker_strategy(dist, cluster)
     gpus = tf.config.list_physical_devices("GPU")
     if dist.num_cpu_devices:
         logical = tf.config.list_logical_devices("CPU")
@@ -110,3 +185,20 @@ def build_strategy(dist):
     name, ops = _cross_device_ops(dist.all_reduce_spec, kind, devices)
     strategy = tf.distribute.MirroredStrategy(list(devices), cross_device_ops=ops)
     return Placement(strategy, kind, devices, f"{name} ({type(ops).__name__})")
+
+
+def device_sync(placement):
+    """What the loop calls before reading the clock: wait for all queued
+    device work.  tf.test.experimental.sync_devices covers every device of a
+    local context but is refused under MultiWorkerMirroredStrategy; there, a
+    tiny op on each local device, fetched, waits for the work queued before
+    it on that device."""
+    if placement.cluster is None:
+        return tf.test.experimental.sync_devices
+    devices = placement.devices
+
+    def sync():
+        for device in devices:
+            with tf.device(device):
+                tf.identity(tf.zeros(())).numpy()
+    return sync

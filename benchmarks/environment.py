@@ -1,21 +1,13 @@
 """What the run ran on: versions and devices, for the PARAMETER log entry."""
 
+import os
 import platform
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-
-def cpu_model_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+from benchmarks.cpu import cpu_flags, cpu_model_name, native_bf16, vector_isa
 
 
 def device_names(placement):
@@ -30,6 +22,7 @@ def device_names(placement):
 def describe(placement):
     """A flat dict of env.* entries."""
     build = tf.sysconfig.get_build_info()
+    flags = cpu_flags()
     return {
         "env.tensorflow": tf.__version__,
         "env.keras": keras.__version__,
@@ -47,4 +40,24 @@ def describe(placement):
         "env.replicas": placement.num_replicas,
         "env.intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "env.inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        "env.cpu_isa": vector_isa(flags),
+        "env.cpu_native_bf16": native_bf16(flags),
+        "env.onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS",
+                                          "unset (TensorFlow's default)"),
     }
+
+
+def recipe_entries(paths):
+    """The recipe flagfiles, with their text, for the log."""
+    out = {}
+    for i, path in enumerate(paths):
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError:
+            text = "(unreadable)"
+        out[f"recipe.{i}.path"] = path
+        out[f"recipe.{i}.flags"] = " ".join(
+            line.strip() for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#"))
+    return out

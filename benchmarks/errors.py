@@ -26,3 +26,11 @@ class Interrupted(VggbenchError):
     def __init__(self, message, signum):
         super().__init__(message)
         self.exit_code = 128 + signum  # what the shell reports for the signal
+
+
+class LostWorker(TrainingError):
+    """A peer worker died or never answered.  The process exits at once:
+    a normal exit would wait once more for the lost peer at TensorFlow's
+    shutdown barrier (another --worker_timeout_secs)."""
+
+    exit_immediately = True

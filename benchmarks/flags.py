@@ -17,10 +17,8 @@ _VGG_DEFAULT_LEARNING_RATE = 0.005  # tf_cnn_benchmarks' VGG default
 # Setting one to anything but its default is an error that says so, never a
 # silent no-op.  Each value names the missing feature, then what to do instead.
 NOT_BUILT = {
-    "job_name": "multi-worker training; run on one host",
-    "worker_hosts": "multi-worker training; run on one host",
-    "ps_hosts": "multi-worker training; run on one host",
-    "task_index": "multi-worker training; run on one host",
+    "ps_hosts": "parameter servers; MultiWorkerMirroredStrategy needs only "
+                "--worker_hosts",
     "trace_file": "tracing; omit it",
     "tfprof_file": "tfprof profiling; omit it",
     "display_perf_ewma": "EWMA display; omit it",
@@ -29,9 +27,6 @@ NOT_BUILT = {
 _VARIABLE_UPDATES = ("replicated", "parameter_server", "independent",
                      "distributed_replicated", "distributed_all_reduce",
                      "collective_all_reduce", "horovod")
-_MULTI_WORKER_UPDATES = ("distributed_replicated", "distributed_all_reduce",
-                         "collective_all_reduce")
-
 
 def define_flags(fv=absl_flags.FLAGS):
     """Defines every flag on ``fv`` (the global FLAGS unless given)."""
@@ -84,8 +79,11 @@ def define_flags(fv=absl_flags.FLAGS):
                      "devices and mirror over them (for testing without GPUs).",
                      flag_values=fv)
     d.DEFINE_enum("variable_update", "replicated", _VARIABLE_UPDATES,
-                  "replicated: mirrored variables, all-reduced gradients; "
-                  "parameter_server: gradients reduced on one device.",
+                  "replicated: mirrored variables, all-reduced gradients "
+                  "(collective_all_reduce, distributed_replicated and "
+                  "distributed_all_reduce mean the same; with --worker_hosts "
+                  "or TF_CONFIG across workers); parameter_server: gradients "
+                  "reduced on one device.",
                   flag_values=fv)
     d.DEFINE_string("all_reduce_spec", None, "nccl | hierarchical_copy | "
                     "pscpu (reduce on the CPU) | psgpu (reduce on GPU 0).",
@@ -109,6 +107,10 @@ def define_flags(fv=absl_flags.FLAGS):
                      flag_values=fv)
     d.DEFINE_boolean("xla", False, "Compile the training step with XLA "
                      "(jit_compile).", flag_values=fv)
+    d.DEFINE_boolean("measure_peak", False, "Measure the device's peak TFLOP/s "
+                     "first (a matmul and a 3x3 conv probe in the run's "
+                     "precision) and report the run's fraction of it.",
+                     flag_values=fv)
     # Optimizer.
     d.DEFINE_enum("optimizer", "sgd", cfg.OPTIMIZERS,
                   "Optimizer; momentum is Nesterov momentum, as in "
@@ -215,11 +217,20 @@ def define_flags(fv=absl_flags.FLAGS):
     d.DEFINE_float("stop_at_top_1_accuracy", None, "Stop training once an "
                    "evaluation reaches this top-1 (a fraction).",
                    flag_values=fv)
+    # Several workers (MultiWorkerMirroredStrategy); TF_CONFIG works too.
+    d.DEFINE_list("worker_hosts", [], "host:port of every worker, the same "
+                  "list on each; worker 0 is the chief.", flag_values=fv)
+    d.DEFINE_integer("task_index", 0, "This worker's index in --worker_hosts.",
+                     flag_values=fv)
+    d.DEFINE_string("job_name", None, "tf_cnn_benchmarks compatibility: "
+                    "'worker' (or unset); there are no parameter servers.",
+                    flag_values=fv)
+    d.DEFINE_float("worker_timeout_secs", 300.0, "Seconds a worker waits for a "
+                   "peer that never joins or stops answering before it fails.",
+                   flag_values=fv)
     # Accepted for compatibility; see NOT_BUILT.
-    d.DEFINE_integer("task_index", None, "Not built yet.", flag_values=fv)
     d.DEFINE_float("display_perf_ewma", None, "Not built yet.", flag_values=fv)
-    for name in ("job_name", "worker_hosts", "ps_hosts", "trace_file",
-                 "tfprof_file"):
+    for name in ("ps_hosts", "trace_file", "tfprof_file"):
         d.DEFINE_string(name, None, "Not built yet.", flag_values=fv)
 
 
@@ -280,10 +291,6 @@ def to_config(fv=absl_flags.FLAGS, argv=()):
     """Translates parsed flags into a validated, frozen RunConfig; ``argv``
     (the command line) names the recipe flagfiles to record."""
     _check_not_built(fv)
-    if fv.variable_update in _MULTI_WORKER_UPDATES:
-        raise UsageError(f"--variable_update={fv.variable_update} is accepted but "
-                         "not built yet: multi-worker training comes later; use "
-                         "replicated")
     if fv.variable_update in ("independent", "horovod"):
         raise UsageError(f"--variable_update={fv.variable_update} is not "
                          "supported; use replicated")
@@ -315,7 +322,14 @@ def to_config(fv=absl_flags.FLAGS, argv=()):
                           num_cpu_devices=num_cpu_devices,
                           all_reduce_spec=all_reduce_spec,
                           num_intra_threads=fv.num_intra_threads,
-                          num_inter_threads=fv.num_inter_threads)
+                          num_inter_threads=fv.num_inter_threads,
+                          worker_hosts=tuple(fv.worker_hosts),
+                          task_index=fv.task_index,
+                          worker_timeout_secs=fv.worker_timeout_secs)
+    if fv.job_name not in (None, "", "worker"):
+        raise UsageError(f"--job_name={fv.job_name}: only 'worker' jobs exist "
+                         "here (MultiWorkerMirroredStrategy, no parameter "
+                         "servers or controller); use --job_name=worker or omit it")
     data = cfg.DataConfig(
         batch_size=fv.batch_size, data_dir=fv.data_dir, data_name=fv.data_name,
         crop_area_range=_pair("crop_area_range", fv.crop_area_range),
@@ -351,7 +365,8 @@ def to_config(fv=absl_flags.FLAGS, argv=()):
         num_epochs=fv.num_epochs,
         num_warmup_batches=_DEFAULT_NUM_WARMUP_BATCHES if warmup is None else warmup,
         display_every=fv.display_every, steps_per_loop=fv.steps_per_loop,
-        xla=fv.xla, print_training_accuracy=fv.print_training_accuracy,
+        xla=fv.xla, measure_peak=fv.measure_peak,
+        print_training_accuracy=fv.print_training_accuracy,
         tf_random_seed=fv.tf_random_seed, deterministic=fv.deterministic)
     evaluation = cfg.EvalConfig(
         eval=fv.eval, batch_size=fv.eval_batch_size,

@@ -75,7 +75,13 @@ class Inputs:
                 seed=config.loop.tf_random_seed, stats=self.stats,
                 start_example=start_example // context.num_input_pipelines)
 
-        self.value = iter(strategy.distribute_datasets_from_function(dataset_fn))
+        # Batches are copied to each replica's device ahead of the step that
+        # takes them (fetch to device, one per replica buffered), so the
+        # host-to-device copy overlaps the previous step.
+        self.value = iter(strategy.distribute_datasets_from_function(
+            dataset_fn, options=tf.distribute.InputOptions(
+                experimental_fetch_to_device=True,
+                experimental_per_replica_buffer_size=1)))
 
     def explain(self, error):
         return explain_read_error(error, self.files, self.description)

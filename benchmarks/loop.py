@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from benchmarks.errors import TrainingError
+from benchmarks.errors import TrainingError, UsageError
 from benchmarks.optimization import l2_decay_variables, l2_loss
 from benchmarks.plan import Chunk
 
@@ -44,6 +44,22 @@ def _cross_entropy(logits, labels, global_batch, label_smoothing=0.0):
     return tf.nn.compute_average_loss(
         cross_entropy_per_example(logits, labels, label_smoothing),
         global_batch_size=global_batch)
+
+
+# Words in the errors TensorFlow raises when XLA cannot compile or run a
+# function on a device (no XLA backend registered, an op without an XLA
+# kernel, a failed autotune or compile).
+_XLA_ERROR_MARKERS = ("XLA", "xla", "jit_compile", "JIT compilation")
+
+
+def explain_xla_error(error, device):
+    """A UsageError for an OpError that XLA raised, else None."""
+    message = str(getattr(error, "message", error))
+    if not any(m in message for m in _XLA_ERROR_MARKERS):
+        return None
+    first = message.strip().splitlines()[0][:300] if message.strip() else type(error).__name__
+    return UsageError(f"--xla: XLA cannot compile or run the step on {device} "
+                      f"({first}); run without --xla")
 
 
 def build_train_loop(strategy, model, optimizer, *, global_batch, weight_decay,

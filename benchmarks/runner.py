@@ -8,6 +8,7 @@ Three kinds of run:
 """
 
 import contextlib
+import functools
 import sys
 import time
 
@@ -15,15 +16,21 @@ import keras
 import tensorflow as tf
 
 import models
-from benchmarks import checkpoints, console, environment
+from benchmarks import checkpoints, console, environment, peak
 from benchmarks import plan as run_plan
+from benchmarks.cluster import (agree, explain_lost_worker,
+                                per_worker_figures, resolve_cluster,
+                                weights_fingerprint)
 from benchmarks.config import EXAMPLES_PER_EPOCH
-from benchmarks.distribution import build_strategy, configure_runtime
+from benchmarks.cpu import cpu_flags, precision_warning
+from benchmarks.distribution import (build_strategy, configure_runtime,
+                                     device_sync)
 from benchmarks.evaluation import Evaluator, build_eval_loop
 from benchmarks.inputs import EvalInputs, Inputs, count_examples
 from benchmarks.logger import VERBOSE, Logger, metric_metadata
 from benchmarks.loop import (build_infer_loop, build_input_loop,
-                             build_train_loop, learning_rate_of, run_steps)
+                             build_train_loop, explain_xla_error,
+                             learning_rate_of, run_steps)
 from benchmarks.optimization import build_optimizer, l2_loss_factor
 from benchmarks.schedules import LearningRate, build_schedule
 from benchmarks.summaries import Summaries
@@ -58,6 +65,14 @@ class _Run:
         self.global_batch = config.data.batch_size * self.replicas
         self.nhwc_to_nchw = (not config.data.synthetic
                              and self.data_format == "channels_first")
+        if self.placement.device_kind == "cpu":
+            warning = precision_warning(config.model.precision, cpu_flags())
+            if warning:
+                print(warning, file=stream or sys.stderr)
+
+    def log_path(self, config):
+        """Only the chief writes the dllogger log."""
+        return config.log.log_path if self.placement.is_chief else None
 
     def build_model(self, config):
         m = config.model
@@ -79,8 +94,11 @@ class _Run:
             "model.flops_per_image": self.forward_flops,
             "model.data_format_used": self.data_format,
             "global_batch": self.global_batch, "replicas": self.replicas,
+            "workers": self.placement.num_workers,
+            "task_index": (self.placement.cluster.task_index
+                           if self.placement.cluster else 0),
             "data": description, "logger": logger.backend_name})
-        parameters.update(_recipes(config.log.recipes))
+        parameters.update(environment.recipe_entries(config.log.recipes))
         parameters.update(extra)
         return parameters
 
@@ -97,27 +115,19 @@ class _Run:
             steps_per_loop=config.loop.steps_per_loop, **extra)
 
 
-def _recipes(paths):
-    """The recipe flagfiles, with their text, for the log."""
-    out = {}
-    for i, path in enumerate(paths):
-        try:
-            with open(path) as f:
-                text = f.read()
-        except OSError:
-            text = "(unreadable)"
-        out[f"recipe.{i}.path"] = path
-        out[f"recipe.{i}.flags"] = " ".join(
-            line.strip() for line in text.splitlines()
-            if line.strip() and not line.lstrip().startswith("#"))
-    return out
-
-
 def run(config, *, clock=time.perf_counter, stream=None):
     """Runs one job; returns the final metrics dict that was logged."""
-    if config.eval.eval:
-        return _evaluate_checkpoint(config, stream)
-    return _run_loop(config, clock, stream)
+    cluster = resolve_cluster(config.dist)
+    try:
+        if config.eval.eval:
+            return _evaluate_checkpoint(config, stream)
+        return _run_loop(config, clock, stream)
+    except tf.errors.OpError as e:
+        explained = cluster and explain_lost_worker(
+            e, cluster, config.dist.worker_timeout_secs)
+        if not explained:
+            raise
+        raise explained from None
 
 
 def _evaluator(config, run_, model):
@@ -136,7 +146,7 @@ def _evaluate_checkpoint(config, stream):
     run_state = checkpoints.RunState()
     checkpoints.restore_for_eval(path, model, run_state)
     evaluator = _evaluator(config, run_, model)
-    logger = Logger(config.log.log_path, stream=stream)
+    logger = Logger(run_.log_path(config), stream=stream)
     try:
         logger.log("PARAMETER", run_.parameters(
             config, logger, evaluator.inputs.description, checkpoint=path))
@@ -187,7 +197,8 @@ def _run_loop(config, clock, stream):
             store = checkpoints.CheckpointStore(
                 config.checkpoint.train_dir, model, optimizer, run_state,
                 max_to_keep=config.checkpoint.max_ckpts_to_keep,
-                identity=_identity(config, run_.global_batch))
+                identity=checkpoints.run_identity(config, run_.global_batch),
+                is_chief=run_.placement.is_chief)
             resumed_from = store.restore_latest()
             start_step = int(run_state.step.numpy())
         remaining = last_step - start_step
@@ -211,12 +222,20 @@ def _run_loop(config, clock, stream):
     evaluator = None
     if training and config.eval.during_training:
         evaluator = _evaluator(config, run_, model)
-    logger = Logger(config.log.log_path, stream=stream)
-    summaries = Summaries(config.checkpoint.train_dir,
+    device_peak = None
+    if prefix != "input":
+        device_peak = peak.resolve_peak(
+            run_.placement.device_kind, run_.placement.devices[0],
+            environment.device_names(run_.placement)[0],
+            config.model.precision, loop_cfg.measure_peak)
+    logger = Logger(run_.log_path(config), stream=stream)
+    summaries = Summaries(run_.placement.is_chief and config.checkpoint.train_dir,
                           config.log.summary_verbosity)
     try:
         # The console's "Timed step" k is log step start + warmup + k.
         extra = {"warmup_steps": num_warmup}
+        if device_peak is not None:
+            extra.update(device_peak.as_metrics())
         if training:
             extra.update({"train.examples_per_epoch": examples_per_epoch,
                           "train.steps_per_epoch": steps_per_epoch,
@@ -296,6 +315,8 @@ def _run_loop(config, clock, stream):
                 optimizer=optimizer, logger=logger, summaries=summaries,
                 evaluator=evaluator, store=store,
                 signals=checkpoints.StopSignals(),
+                agree=(functools.partial(agree, run_.strategy)
+                       if run_.placement.num_workers > 1 else None),
                 with_accuracy=loop_cfg.print_training_accuracy, clock=clock,
                 stream=stream)
         chunks = run_plan.plan_chunks(
@@ -309,11 +330,12 @@ def _run_loop(config, clock, stream):
                                  display_every=loop_cfg.display_every,
                                  on_display=on_display,
                                  after_chunk=session and session.after_chunk,
-                                 clock=clock)
+                                 clock=clock, sync=device_sync(run_.placement))
                 if session:
                     session.save()  # the final weights
-        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
-            explained = inputs.explain(e)
+        except tf.errors.OpError as e:
+            explained = (explain_xla_error(e, run_.placement.devices[0])
+                         if loop_cfg.xla else None) or inputs.explain(e)
             if explained is None:
                 raise
             raise explained from None
@@ -322,6 +344,16 @@ def _run_loop(config, clock, stream):
                             "infer": 1, "input": 0}[prefix]
         summary = meter.summary(run_.forward_flops, flops_multiplier)
         summary["loss"] = last.loss
+        placement = run_.placement
+        fraction = peak.fraction_of_peak(
+            summary["tflops"], device_peak,
+            devices=(placement.num_workers if placement.device_kind == "cpu"
+                     else run_.replicas))  # logical CPUs share one CPU
+        if fraction is not None:
+            summary["peak_fraction"] = fraction
+        if placement.num_workers > 1:
+            summary.update(per_worker_figures(placement, summary))
+            summary["weights_sha256"] = weights_fingerprint(model)
         if with_accuracy:
             summary["top1"] = last.top1
         if optimizer:
@@ -344,12 +376,3 @@ def _run_loop(config, clock, stream):
     finally:
         summaries.close()
         logger.close()
-
-
-def _identity(config, global_batch):
-    """What a train_dir's checkpoints depend on; a resume must match it."""
-    return {"model": config.model.name, "num_classes": config.model.num_classes,
-            "image_size": config.model.image_size, "global_batch": global_batch,
-            "tf_random_seed": config.loop.tf_random_seed,
-            "precision": config.model.precision}
-

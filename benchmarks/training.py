@@ -7,6 +7,7 @@ checkpoint-then-exit on SIGTERM/SIGINT.
 (every epoch end, evaluation step and save step); this module acts there.
 """
 
+import signal
 import time
 from dataclasses import dataclass, field
 
@@ -42,7 +43,8 @@ class TrainingSession:
     def __init__(self, events, *, run_state, global_batch,
                  examples_per_epoch, model, optimizer, logger, summaries,
                  evaluator=None, store=None, signals=None,
-                 with_accuracy=False, clock=time.perf_counter, stream=None):
+                 with_accuracy=False, clock=time.perf_counter, stream=None,
+                 agree=None):
         self.events = events
         self.run_state = run_state
         self.global_batch = global_batch
@@ -57,6 +59,8 @@ class TrainingSession:
         self.with_accuracy = with_accuracy
         self.clock = clock
         self.stream = stream
+        # Several workers: f(flags) -> flags true on all when true on any.
+        self.agree = agree
         self.last_eval = None
         self.stopped_at_target = False
         self.saved_step = None
@@ -83,8 +87,12 @@ class TrainingSession:
         stop = False
         if step in self.events.eval_steps and self.evaluator is not None:
             stop = self._evaluate(step)
-        if self.store is not None and (stop or self._save_due(step)
-                                       or self._signalled()):
+        save_due, signalled = self._save_due(step), self._signalled()
+        if self.agree is not None:
+            save_due, signalled = self.agree([save_due, signalled])
+            if signalled and not self._signalled():
+                self.signals.received = signal.SIGTERM  # a peer was stopped
+        if self.store is not None and (stop or save_due or signalled):
             self.save()
         if self.signals is not None:
             self.signals.check(step, self.store.latest if self.store else None)

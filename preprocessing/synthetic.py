@@ -24,9 +24,10 @@ def build_synthetic_batch(strategy, *, per_replica_batch, image_size,
     devices = strategy.extended.worker_devices  # one per replica
 
     def make(context):
-        replica = context.replica_id_in_sync_group
-        # distribute_values_from_function does not place values itself.
-        with tf.device(devices[replica]):
+        replica = context.replica_id_in_sync_group  # global, over workers
+        # distribute_values_from_function does not place values itself; a
+        # worker's local replica k has global id worker * local + k.
+        with tf.device(devices[replica % len(devices)]):
             images = tf.random.stateless_uniform(
                 shape, seed=[seed, 2 * replica], minval=-1.0, maxval=1.0)
             labels = tf.random.stateless_uniform(

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""VGG16 training img/s: this harness vs keras.applications.VGG16 model.fit.
+"""VGG16 img/s: this harness vs keras.applications.VGG16 model.fit / predict.
 
-Same network (dropout off, no weight decay, so both do the same math), same
-synthetic data (one fixed batch), 224x224, batch 16, SGD with Nesterov
-momentum.  Each measurement is its own process; the two alternate (A B A B
-...) so machine drift hits both alike.  Prints every run, the medians, their
-ratio and each process's peak RSS.
+Cases (--cases): training and forward-only, each in fp32 and bf16 (Keras'
+mixed_bfloat16 policy on both sides), 224x224, synthetic data (one fixed
+batch), batch 16.  Same network (dropout off, no weight decay, so both do the
+same math), SGD with Nesterov momentum.  Each measurement is its own process;
+within a case the two alternate (A B A B ...) so machine drift hits both
+alike.  Prints every run, then per case the medians, their ratio, each
+process's peak RSS and the harness's TFLOP/s (and fraction of the measured
+3x3 conv peak with --measure_peak), then bf16/fp32 ratios.
 
-    python scripts/bench_vs_keras_fit.py [--rounds=3] [--steps=10] [--batch_size=16]
+    python scripts/bench_vs_keras_fit.py [--cases=train_fp32,train_bf16,infer_fp32,infer_bf16]
+        [--rounds=2] [--steps=6] [--warmup_steps=2] [--batch_size=16] [--measure_peak]
 """
 
 import argparse
@@ -19,49 +23,88 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import benchtools  # noqa: E402
 
+CASES = ("train_fp32", "train_bf16", "infer_fp32", "infer_bf16")
+
+
+def _harness(args, mode, precision, tflops_out):
+    def run():
+        flags = ["--model=vgg16", f"--batch_size={args.batch_size}",
+                 f"--num_batches={args.steps}",
+                 f"--num_warmup_batches={args.warmup_steps}", "--device=cpu",
+                 "--optimizer=momentum", "--dropout=0", "--weight_decay=0",
+                 f"--display_every={args.steps}", f"--precision={precision}"]
+        if mode == "infer":
+            flags.append("--forward_only")
+        if args.measure_peak:
+            flags.append("--measure_peak")
+        data, rss = benchtools.run_harness(flags + args.harness_flags.split())
+        tflops_out.append((data[f"{mode}.tflops"],
+                           data.get(f"{mode}.peak_fraction")))
+        return data[f"{mode}.total_ips"], rss
+    return run
+
+
+def _keras(args, mode, precision):
+    def run():
+        cmd = [sys.executable, "-m", "benchmarks.peers",
+               f"--batch_size={args.batch_size}", f"--steps={args.steps}",
+               f"--warmup_steps={args.warmup_steps}", f"--precision={precision}"]
+        if mode == "infer":
+            cmd.append("--forward_only")
+        out, rss = benchtools.run_worker(cmd)
+        return json.loads(out.strip().splitlines()[-1])["ips"], rss
+    return run
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=10, help="timed steps per run")
-    parser.add_argument("--warmup_steps", type=int, default=3)
+    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=6, help="timed steps per run")
+    parser.add_argument("--warmup_steps", type=int, default=2)
     parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--measure_peak", action="store_true",
+                        help="harness runs probe the 3x3 conv peak in-process")
     parser.add_argument("--harness_flags", default="",
                         help="extra runner flags, space separated")
     args = parser.parse_args()
+    cases = [c for c in args.cases.split(",") if c]
+    unknown = set(cases) - set(CASES)
+    if unknown:
+        parser.error(f"unknown case(s) {sorted(unknown)}; choose from {CASES}")
 
-    def harness():
-        data, rss = benchtools.run_harness([
-            "--model=vgg16", f"--batch_size={args.batch_size}",
-            f"--num_batches={args.steps}", f"--num_warmup_batches={args.warmup_steps}",
-            "--device=cpu", "--optimizer=momentum", "--dropout=0",
-            "--weight_decay=0", f"--display_every={args.steps}",
-            *args.harness_flags.split()])
-        return data["train.total_ips"], rss
-
-    def keras_fit():
-        out, rss = benchtools.run_worker([
-            sys.executable, "-m", "benchmarks.peers",
-            f"--batch_size={args.batch_size}", f"--steps={args.steps}",
-            f"--warmup_steps={args.warmup_steps}"])
-        result = json.loads(out.strip().splitlines()[-1])
-        print(f"    (model.fit jit_compile={result['jit_compile']})")
-        return result["ips"], rss
-
-    print(f"VGG16 fp32 training, 224x224, batch {args.batch_size}, synthetic "
-          f"data; {args.steps} timed steps after {args.warmup_steps} warmup; "
-          f"{args.rounds} interleaved rounds", flush=True)
-    values, rss = benchtools.interleave(
-        [("harness", harness), ("model.fit", keras_fit)], args.rounds,
-        report=lambda line: print(line, flush=True))
-    med = {k: benchtools.median(v) for k, v in values.items()}
-    ratios = [h / k for h, k in zip(values["harness"], values["model.fit"])]
-    print("-" * 64)
-    for name in values:
-        print(f"{name:<10} median {med[name]:.3f} img/s   max peak RSS "
-              f"{max(rss[name]):.0f} MiB")
-    print(f"ratio harness / model.fit: {med['harness'] / med['model.fit']:.3f} "
-          f"(medians); per round: " + ", ".join(f"{x:.3f}" for x in ratios))
+    print(f"VGG16 224x224, batch {args.batch_size}, synthetic data; "
+          f"{args.steps} timed steps after {args.warmup_steps} warmup; "
+          f"{args.rounds} interleaved rounds per case", flush=True)
+    medians = {}
+    lines = []
+    for case in cases:
+        mode, precision = case.split("_")
+        tflops = []
+        print(f"== {case}", flush=True)
+        values, rss = benchtools.interleave(
+            [("harness", _harness(args, mode, precision, tflops)),
+             ("keras", _keras(args, mode, precision))], args.rounds,
+            report=lambda line: print("  " + line, flush=True))
+        med = {k: benchtools.median(v) for k, v in values.items()}
+        medians[case] = med
+        per_round = [h / k for h, k in zip(values["harness"], values["keras"])]
+        peak = [f for _, f in tflops if f is not None]
+        lines.append(
+            f"{case:<11} harness {med['harness']:7.3f} img/s  keras "
+            f"{med['keras']:7.3f} img/s  ratio {med['harness'] / med['keras']:.3f} "
+            f"(rounds: {', '.join(f'{x:.3f}' for x in per_round)})  peak RSS "
+            f"harness {max(rss['harness']):.0f} / keras {max(rss['keras']):.0f} MiB"
+            f"  harness TFLOP/s {benchtools.median([t for t, _ in tflops]):.4f}"
+            + (f" = {benchtools.median(peak):.2f} of the conv peak" if peak else ""))
+    print("-" * 72)
+    for line in lines:
+        print(line)
+    for mode in ("train", "infer"):
+        if f"{mode}_fp32" in medians and f"{mode}_bf16" in medians:
+            for who in ("harness", "keras"):
+                ratio = medians[f"{mode}_bf16"][who] / medians[f"{mode}_fp32"][who]
+                print(f"{mode} bf16 / fp32, {who}: {ratio:.3f}")
 
 
 if __name__ == "__main__":

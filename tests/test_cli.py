@@ -45,7 +45,8 @@ def _assert_one_line_error(result, *fragments):
     (["--eval"], ["validation split", "--data_dir"]),
     (["--eval", "--data_dir=/tmp"], ["--eval needs --train_dir"]),
     (["--summary_verbosity=1"], ["--train_dir"]),
-    (["--job_name=worker"], ["--job_name", "not built yet"]),
+    (["--job_name=ps"], ["--job_name=ps", "only 'worker'"]),
+    (["--ps_hosts=a:1"], ["--ps_hosts", "not built yet"]),
 ])
 def test_usage_errors_are_one_line(args, fragments):
     result = _runner(*args)
@@ -66,10 +67,14 @@ def test_training_run_with_flagfile_writes_the_log(tmp_path):
     flagfile.write_text("\n".join(TINY) + "\n")
     log = tmp_path / "run.json"
     result = _runner(f"--flagfile={flagfile}", f"--log_path={log}",
-                     "--num_cpu_devices=2")
+                     "--num_cpu_devices=2", "--num_intra_threads=1",
+                     "--num_inter_threads=3")
     assert result.returncode == 0, result.stderr
     assert "total images/sec:" in result.stdout
     entries = [json.loads(line[5:]) for line in log.read_text().splitlines()]
+    # The thread pools TensorFlow ran with are the ones asked for.
+    assert entries[0]["data"]["env.intra_op_threads"] == 1
+    assert entries[0]["data"]["env.inter_op_threads"] == 3
     final = [e for e in entries if e.get("step") == []]
     assert final and final[0]["data"]["train.replicas"] == 2
     assert final[0]["data"]["train.timed_images"] == 2 * 2 * 2

@@ -1,0 +1,127 @@
+"""The device's peak FLOP rate: a vendor figure where one is known, or
+measured here (--measure_peak) with two short probes in the run's compute
+dtype: a square matmul and a 3x3 convolution of VGG's shape.
+
+The fraction of peak the run reports is its achieved TFLOP/s over the 3x3
+conv probe's, the probe being VGG's own op at its best: a training run can
+approach it but not pass it by much.
+"""
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import tensorflow as tf
+
+# Dense (no sparsity) tensor throughput from NVIDIA's datasheets, TFLOP/s per
+# GPU, by a substring of the device name.  fp32 on Ampere and later is TF32,
+# which TensorFlow uses for fp32 matmuls and convolutions by default.
+KNOWN_GPU_PEAKS = {
+    "H100 SXM": {"fp32": 494.7, "bf16": 989.4, "fp16": 989.4},
+    "H100 PCIe": {"fp32": 378.0, "bf16": 756.0, "fp16": 756.0},
+    "A100": {"fp32": 156.0, "bf16": 312.0, "fp16": 312.0},
+    "V100": {"fp32": 15.7, "fp16": 125.0},
+    "T4": {"fp32": 8.1, "fp16": 65.0},
+}
+
+_DTYPES = {"fp32": tf.float32, "bf16": tf.bfloat16, "fp16": tf.float16}
+
+
+@dataclass(frozen=True)
+class Peak:
+    tflops: float           # per device
+    source: str             # "measured: 3x3 conv probe" or "datasheet: A100"
+    matmul_tflops: Optional[float] = None
+    conv3x3_tflops: Optional[float] = None
+
+    def as_metrics(self):
+        out = {"peak.tflops_per_device": self.tflops, "peak.source": self.source}
+        if self.matmul_tflops is not None:
+            out["peak.matmul_tflops"] = self.matmul_tflops
+        if self.conv3x3_tflops is not None:
+            out["peak.conv3x3_tflops"] = self.conv3x3_tflops
+        return out
+
+
+def known_peak(device_name, precision):
+    """The datasheet peak of a GPU by name, or None."""
+    for key, peaks in KNOWN_GPU_PEAKS.items():
+        if key in device_name and precision in peaks:
+            return Peak(peaks[precision], f"datasheet: {key} {precision}")
+    return None
+
+
+def _rate(fn, args, flops_per_call, *, repeats, target_seconds):
+    """Best TFLOP/s of ``repeats`` timed calls of ``fn(iters, *args)``; iters
+    is chosen so one call takes about ``target_seconds``.  Each call's output
+    is fetched before the clock is read, so the device work is inside."""
+    fn(tf.constant(1), *args).numpy()  # trace and warm up
+    start = time.perf_counter()
+    fn(tf.constant(1), *args).numpy()
+    one = time.perf_counter() - start
+    iters = max(1, math.ceil(target_seconds / max(one, 1e-6)))
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(tf.constant(iters), *args).numpy()
+        best = min(best, time.perf_counter() - start)
+    return iters * flops_per_call / best / 1e12
+
+
+def _chained(op):
+    """A tf.function running ``op`` ``iters`` times.  Each iteration scales an
+    input by a runtime value, so no optimiser can hoist the op out of the
+    loop, and sums one output element, so none can drop it."""
+    @tf.function
+    def run(iters, x, w):
+        total = tf.zeros((), tf.float32)
+        for i in tf.range(iters):
+            scale = tf.cast(1.0 + 1e-7 * tf.cast(i, tf.float32), w.dtype)
+            y = op(x, w * scale)
+            total += tf.cast(tf.reshape(y, [-1])[0], tf.float32)
+        return total
+    return run
+
+
+def measure_peak(device, precision, *, matmul_size=2048, conv_batch=32,
+                 conv_size=56, conv_channels=256, repeats=3,
+                 target_seconds=0.25):
+    """Measures matmul and 3x3 conv TFLOP/s on ``device`` in ``precision``
+    (the run's compute dtype).  Returns a Peak whose ``tflops`` is the conv's."""
+    dtype = _DTYPES[precision]
+    with tf.device(device):
+        a = tf.cast(tf.random.uniform((matmul_size, matmul_size), -1, 1), dtype)
+        b = tf.cast(tf.random.uniform((matmul_size, matmul_size), -1, 1), dtype)
+        matmul = _rate(_chained(tf.matmul), (a, b), 2 * matmul_size ** 3,
+                       repeats=repeats, target_seconds=target_seconds)
+        x = tf.cast(tf.random.uniform(
+            (conv_batch, conv_size, conv_size, conv_channels), -1, 1), dtype)
+        w = tf.cast(tf.random.uniform((3, 3, conv_channels, conv_channels),
+                                      -0.1, 0.1), dtype)
+
+        def conv(x, w):
+            return tf.nn.conv2d(x, w, strides=1, padding="SAME")
+        conv_flops = 2 * conv_batch * conv_size ** 2 * conv_channels ** 2 * 9
+        conv_rate = _rate(_chained(conv), (x, w), conv_flops, repeats=repeats,
+                          target_seconds=target_seconds)
+    return Peak(conv_rate, "measured: 3x3 conv probe", matmul_tflops=matmul,
+                conv3x3_tflops=conv_rate)
+
+
+def fraction_of_peak(tflops, peak, devices):
+    """Achieved / peak, the peak counted once per physical device (logical
+    CPU devices share one CPU: ``devices`` is 1 for them)."""
+    if peak is None or not peak.tflops:
+        return None
+    return tflops / (peak.tflops * devices)
+
+
+def resolve_peak(device_kind, device, device_name, precision, measure):
+    """The peak to report against: measured when asked, else a GPU's
+    datasheet figure when its name is known, else None."""
+    if measure:
+        return measure_peak(device, precision)
+    if device_kind == "gpu":
+        return known_peak(device_name, precision)
+    return None
