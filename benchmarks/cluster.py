@@ -28,6 +28,9 @@ from benchmarks.errors import LostWorker, UsageError
 class Cluster:
     workers: tuple   # "host:port" of every worker; index 0 is the chief
     task_index: int
+    # TF_CONFIG named worker 0 as a "chief" job (its workers then count from
+    # 0 again in TensorFlow's task names).
+    chief_job: bool = False
 
     @property
     def num_workers(self):
@@ -38,8 +41,17 @@ class Cluster:
         return self.task_index == 0
 
     def tf_config(self):
-        return {"cluster": {"worker": list(self.workers)},
-                "task": {"type": "worker", "index": self.task_index}}
+        if not self.chief_job:
+            return {"cluster": {"worker": list(self.workers)},
+                    "task": {"type": "worker", "index": self.task_index}}
+        task = ({"type": "chief", "index": 0} if self.is_chief else
+                {"type": "worker", "index": self.task_index - 1})
+        return {"cluster": {"chief": [self.workers[0]],
+                            "worker": list(self.workers[1:])}, "task": task}
+
+    def index_of(self, job, task):
+        """Our worker index of TensorFlow's /job:<job>/task:<task>."""
+        return task + (1 if job == "worker" and self.chief_job else 0)
 
     def describe(self, index):
         role = " (chief)" if index == 0 else ""
@@ -72,19 +84,19 @@ def resolve_cluster(dist, environ=None):
     if set(jobs) - {"chief", "worker"}:
         raise UsageError(f"TF_CONFIG has jobs {sorted(set(jobs))}: only chief "
                          "and worker jobs exist here (no parameter servers)")
-    return Cluster(tuple(workers), index)
+    return Cluster(tuple(workers), index, chief_job="chief" in jobs)
 
 
 def configure_cluster(cluster, timeout_secs):
     """Exports TF_CONFIG for the strategy and sets the coordination service's
     timeouts (registration, heartbeats, shutdown barrier) to ``timeout_secs``.
     Must run before TensorFlow's runtime starts."""
-    if "chief" not in json.loads(os.environ.get("TF_CONFIG", "{}")).get(
-            "cluster", {}):
-        os.environ["TF_CONFIG"] = json.dumps(cluster.tf_config())
+    spec = cluster.tf_config()
+    if not cluster.chief_job:  # a chief job only comes from the user's TF_CONFIG
+        os.environ["TF_CONFIG"] = json.dumps(spec)
     from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
     from tensorflow.python.eager import context
-    jobs = json.loads(os.environ["TF_CONFIG"])["cluster"]
+    jobs = spec["cluster"]
     millis = int(timeout_secs * 1000)
     # MultiWorkerMirroredStrategy configures the service only when nobody
     # did; this is its configuration with bounded waits (its defaults wait
@@ -100,25 +112,28 @@ def configure_cluster(cluster, timeout_secs):
             name=name, num_tasks=len(jobs[name])) for name in jobs])
 
 
+def _sum_over_replicas(strategy, local):
+    """The sum over every replica of all workers of ``local`` (a vector each
+    replica of this worker contributes), on every worker."""
+    values = strategy.experimental_distribute_values_from_function(
+        lambda _: tf.identity(local))
+    return strategy.reduce(tf.distribute.ReduceOp.SUM, values,
+                           axis=None).numpy()
+
+
 def agree(strategy, flags):
     """Each flag made true on every worker when it is true on any: decisions
     taken on one worker's clock or signal (save now, stop now) must be taken
     by all, or the others would wait in a collective that never comes."""
     local = tf.constant([1.0 if f else 0.0 for f in flags])
-    values = strategy.experimental_distribute_values_from_function(
-        lambda _: tf.identity(local))
-    total = strategy.reduce(tf.distribute.ReduceOp.SUM, values, axis=None)
-    return [bool(v > 0) for v in total.numpy()]
+    return [bool(v > 0) for v in _sum_over_replicas(strategy, local)]
 
 
 def gather_per_worker(strategy, cluster, value, local_replicas):
     """[value of worker 0, value of worker 1, ...] on every worker."""
     slot = tf.one_hot(cluster.task_index, cluster.num_workers,
                       dtype=tf.float64) * (value / local_replicas)
-    values = strategy.experimental_distribute_values_from_function(
-        lambda _: tf.identity(slot))
-    total = strategy.reduce(tf.distribute.ReduceOp.SUM, values, axis=None)
-    return [float(v) for v in total.numpy()]
+    return [float(v) for v in _sum_over_replicas(strategy, slot)]
 
 
 # What TensorFlow says when a peer is gone: collective timeouts, failed
@@ -136,7 +151,7 @@ def explain_lost_worker(error, cluster, timeout_secs):
     message = str(getattr(error, "message", error))
     if not any(m in message for m in _LOST):
         return None
-    blamed = sorted({int(i) + (1 if job == "worker" and _has_chief() else 0)
+    blamed = sorted({cluster.index_of(job, int(i))
                      for job, i in _TASK.findall(message)}
                     - {cluster.task_index})
     if not blamed and cluster.num_workers == 2:
@@ -151,14 +166,6 @@ def explain_lost_worker(error, cluster, timeout_secs):
         f"(waited up to --worker_timeout_secs={timeout_secs:g}): {first}; "
         "restart every worker with the same command to resume from the "
         "chief's last checkpoint")
-
-
-def _has_chief():
-    try:
-        return "chief" in json.loads(os.environ.get("TF_CONFIG", "{}")).get(
-            "cluster", {})
-    except ValueError:
-        return False
 
 
 def weights_fingerprint(model):

@@ -14,6 +14,8 @@ import sys
 import time
 from dataclasses import dataclass
 
+from benchmarks.config import DistConfig
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _GRACE_SECS = 30  # beyond --worker_timeout_secs, for a worker to exit cleanly
 
@@ -48,7 +50,8 @@ def cluster_commands(hosts, runner_flags):
     return lines
 
 
-def timeout_of(runner_flags, default=300.0):
+def timeout_of(runner_flags, default=DistConfig.worker_timeout_secs):
+    """--worker_timeout_secs=S among the runner flags, else its default."""
     for flag in runner_flags:
         if flag.startswith("--worker_timeout_secs="):
             return float(flag.split("=", 1)[1])

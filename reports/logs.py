@@ -172,7 +172,6 @@ def _step(text):
 def _read_stdout(path, lines, cut):
     log = RunLog(path, "stdout")
     columns = []
-    progress = []  # (timed step, data): steps are placed once PARAMETER is read
     for number, line in enumerate(lines, 1):
         if cut and number == len(lines):
             log.problems.append(f"line {number} is cut off mid-line (the run "
@@ -188,30 +187,25 @@ def _read_stdout(path, lines, cut):
             continue
         m = _PROGRESS.match(line)
         if m:
-            progress.append((int(m.group(1)), m, len(log.entries)))
-    _place_progress(log, progress, columns)
+            log.entries.append(_progress_entry(log, m, columns))
     return log
 
 
-def _place_progress(log, progress, columns):
-    """The console's rows become step entries named as in the JSON log."""
+def _progress_entry(log, m, columns):
+    """A console progress row as the step entry the JSON log has.  The runner
+    prints PARAMETER before the table, so the prefix and the first timed step
+    (start + warmup) are known by the time a row is read."""
     prefix = log.prefix
     first = (log.parameters.get("train.start_step") or 0) + \
         (log.parameters.get("warmup_steps") or 0)
-    placed = []
-    for timed_step, m, position in progress:
-        data = {f"{prefix}.ips": float(m.group(2)),
-                f"{prefix}.ips_uncertainty": float(m.group(3)),
-                f"{prefix}.ips_jitter": float(m.group(4)),
-                f"{prefix}.loss": float(m.group(5))}
-        extra = m.group(6).split("\t")[1:]
-        for name, text in zip(columns, extra):
-            if name:
-                data[f"{prefix}.{name}"] = float(text)
-        placed.append((position, (first + timed_step, data)))
-    # Keep the file's order: progress rows go where they were printed.
-    for offset, (position, entry) in enumerate(placed):
-        log.entries.insert(position + offset, entry)
+    data = {f"{prefix}.ips": float(m.group(2)),
+            f"{prefix}.ips_uncertainty": float(m.group(3)),
+            f"{prefix}.ips_jitter": float(m.group(4)),
+            f"{prefix}.loss": float(m.group(5))}
+    for name, text in zip(columns, m.group(6).split("\t")[1:]):
+        if name:
+            data[f"{prefix}.{name}"] = float(text)
+    return first + int(m.group(1)), data
 
 
 def last_value(log, metric):

@@ -30,10 +30,9 @@ def make_report(paths, fmt="md", plot_dir=None, overlay=False, warn=print):
         for problem in log.problems:
             warn(f"{path}: {problem}")
         logs.append(log)
-    rows = table.add_scaling([table.run_row(log) for log in logs])
     labels = _labels([log.path for log in logs])
-    for row, label in zip(rows, labels):
-        row["run"] = label
+    rows = table.add_scaling([table.run_row(log, label)
+                              for log, label in zip(logs, labels)])
     if plot_dir and logs:
         from reports import plots  # matplotlib only when figures are asked for
         for log, label in zip(logs, labels):

@@ -57,8 +57,9 @@ def _pct(value):
     return 100.0 * value if is_number(value) else None
 
 
-def run_row(log):
-    """The table row of one RunLog: {column key: value or None}."""
+def run_row(log, label=None):
+    """The table row of one RunLog: {column key: value or None}; the run is
+    named ``label``, by default its file name without the extension."""
     p, prefix = log.parameters, log.prefix
     replicas = p.get("replicas") or last_value(log, f"{prefix}.replicas")
     global_batch = p.get("global_batch") or last_value(
@@ -68,7 +69,7 @@ def run_row(log):
         batch = p.get("eval.batch_size") or batch
         global_batch = batch * replicas if batch and replicas else None
     row = {
-        "run": os.path.splitext(os.path.basename(log.path))[0],
+        "run": label or os.path.splitext(os.path.basename(log.path))[0],
         "mode": prefix, "model": p.get("model.name"),
         "precision": p.get("model.precision"), "replicas": replicas,
         "workers": p.get("workers", 1) if p else None,

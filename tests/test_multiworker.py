@@ -166,6 +166,8 @@ def test_cluster_from_flags_and_tf_config():
                   "task": {"type": "worker", "index": 0}}
     c = resolve_cluster(DistConfig(), environ={"TF_CONFIG": json.dumps(with_chief)})
     assert c.workers == ("a:1", "b:2") and c.task_index == 1
+    assert c.tf_config() == with_chief  # exported as it came
+    assert c.index_of("worker", 0) == 1 and c.index_of("chief", 0) == 0
 
 
 @pytest.mark.parametrize("raw, fragment", [
@@ -222,3 +224,20 @@ def test_launcher_script_prints_cluster_commands():
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     assert "--worker_hosts=h1:1,h2:1 --task_index=1 --model=vgg11" in result.stdout
+
+
+def test_launcher_script_runs_workers_on_this_host(tmp_path):
+    log_dir = tmp_path / "logs"
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO, "scripts", "launch_multiworker.py"),
+         "--num_workers=2", f"--log_dir={log_dir}", "--",
+         "--model=vgg11", "--image_size=32", "--num_classes=10",
+         "--batch_size=2", "--num_batches=2", "--num_warmup_batches=1",
+         "--device=cpu", f"--worker_timeout_secs={TIMEOUT}"],
+        capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "worker 0 (chief): exit 0" in result.stdout
+    assert "worker 1: exit 0" in result.stdout
+    assert "chief: total images/sec:" in result.stdout
+    assert "chief: images/sec per worker" in result.stdout
+    assert sorted(os.listdir(log_dir)) == ["worker_0.log", "worker_1.log"]

@@ -5,6 +5,7 @@ would give one clear line), the peak probes and the kernel check."""
 import dataclasses
 import io
 import json
+import os
 
 import pytest
 import tensorflow as tf
@@ -60,7 +61,7 @@ def test_model_computes_in_the_low_precision():
                          dtype_policy="mixed_bfloat16")
     out = model(tf.zeros((1, 32, 32, 3)), training=False)
     assert model.layers[1].compute_dtype == "bfloat16"
-    assert out.dtype == tf.bfloat16 or out.dtype == tf.float32
+    assert out.dtype == tf.float32  # the logits layer keeps fp32 for the loss
     assert all(v.dtype == "float32" for v in model.trainable_variables)
 
 
@@ -119,12 +120,22 @@ def test_bf16_run_on_this_cpu_warns_exactly_when_it_lacks_bf16():
 def test_measure_peak_reports_the_fraction_of_the_conv_probe(tmp_path):
     log_path = str(tmp_path / "log.json")
     config = tiny_config(log_path=log_path, num_batches=2, measure_peak=True)
-    final = runner.run(config, stream=io.StringIO())
+    stream = io.StringIO()
+    final = runner.run(config, stream=stream)
     params = _entries(log_path)[0]["data"]
     assert params["peak.conv3x3_tflops"] > 0 and params["peak.matmul_tflops"] > 0
     assert params["peak.tflops_per_device"] == params["peak.conv3x3_tflops"]
+    assert params["peak.source"] == "measured: 3x3 conv probe"
     assert final["train.peak_fraction"] == pytest.approx(
         final["train.tflops"] / params["peak.conv3x3_tflops"])
+    assert f"({final['train.peak_fraction']:.2f} of the device peak)" in \
+        stream.getvalue()
+    # The CPU's features are in the same PARAMETER entry.
+    flags = cpu.cpu_flags()
+    assert params["env.cpu_isa"] == cpu.vector_isa(flags)
+    assert params["env.cpu_native_bf16"] == cpu.native_bf16(flags)
+    assert params["env.onednn_opts"] == os.environ.get(
+        "TF_ENABLE_ONEDNN_OPTS", "unset (TensorFlow's default)")
 
 
 def test_probe_rates_are_flops_over_time():

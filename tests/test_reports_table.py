@@ -222,6 +222,13 @@ def test_report_cli_end_to_end(tmp_path, real_runs):
     assert [r["run"] for r in rows] == ["one", "two"]
     assert float(rows[0]["total_ips"]) == real_runs["one"][2]["train.total_ips"]
     assert sorted(os.listdir(plots)) == ["one.png", "overlay.png", "two.png"]
+    out = tmp_path / "table.json"
+    to_file = subprocess.run(
+        [sys.executable, os.path.join(REPO, "scripts", "report.py"),
+         str(real_runs["two"][0]), "--format=json", f"--output={out}"],
+        capture_output=True, text=True, timeout=120)
+    assert to_file.returncode == 0 and to_file.stdout == ""
+    assert json.loads(out.read_text())[0]["replicas"] == 2
     empty = subprocess.run([sys.executable,
                             os.path.join(REPO, "scripts", "report.py")],
                            capture_output=True, text=True, timeout=60)
