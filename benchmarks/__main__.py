@@ -32,6 +32,8 @@ def _main(argv):
     absl_logging.set_verbosity(absl_logging.WARNING)
     try:
         config = flags.to_config(absl_flags.FLAGS, sys.argv)
+        from benchmarks.cpu import configure_onednn
+        configure_onednn(config.dist.onednn)  # read when TensorFlow starts
         from benchmarks import runner  # imports TensorFlow: after the flag checks
         runner.run(config)
     except VggbenchError as e:

@@ -12,9 +12,10 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_worker(cmd):
-    """Runs ``cmd``; returns (stdout, peak RSS in MiB).  Exits on failure."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+def run_worker(cmd, env=None):
+    """Runs ``cmd`` (with ``env`` added to the environment); returns (stdout,
+    peak RSS in MiB).  Exits on failure."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env or {}),
                PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=REPO, env=env)

@@ -52,6 +52,10 @@ class ModelConfig:
     data_format: Optional[str] = None  # channels_last|channels_first; None: per device
     dropout: float = 0.5
     precision: str = "fp32"  # fp32|bf16|fp16
+    # Convolution filter gradient: native (TF's kernel), gemm (one matmul per
+    # kernel offset, models/gemm_grad.py) or auto (decided by
+    # device_choices.resolve_filter_gradient).
+    filter_gradient: str = "auto"
 
     def __post_init__(self):
         import models  # the registry owns the list of names
@@ -64,6 +68,8 @@ class ModelConfig:
         _one_of("precision", self.precision, PRECISION_TO_POLICY)
         _one_of("data_format", self.data_format,
                 (None, "channels_last", "channels_first"))
+        _one_of("conv_filter_gradient", self.filter_gradient,
+                ("auto", "native", "gemm"))
         if not 0.0 <= self.dropout < 1.0:
             raise UsageError(f"--dropout must be in [0, 1) (got {self.dropout})")
 
@@ -87,9 +93,11 @@ class DistConfig:
     # How long a worker waits for a peer that has not joined or stopped
     # answering (registration, heartbeats, each collective) before failing.
     worker_timeout_secs: float = 300.0
+    onednn: str = "auto"  # auto|on|off: TF_ENABLE_ONEDNN_OPTS, set at startup
 
     def __post_init__(self):
         _one_of("device", self.device, (None, "cpu", "gpu"))
+        _one_of("onednn", self.onednn, ("auto", "on", "off"))
         if self.worker_hosts and not 0 <= self.task_index < len(self.worker_hosts):
             raise UsageError(f"--task_index={self.task_index} is not one of the "
                              f"{len(self.worker_hosts)} --worker_hosts (0.."

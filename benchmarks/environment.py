@@ -7,7 +7,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from benchmarks.cpu import cpu_flags, cpu_model_name, native_bf16, vector_isa
+from benchmarks.cpu import (cpu_flags, cpu_model_name, native_bf16, onednn_enabled,
+                            vector_isa)
 
 
 def device_names(placement):
@@ -44,6 +45,7 @@ def describe(placement):
         "env.cpu_native_bf16": native_bf16(flags),
         "env.onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS",
                                           "unset (TensorFlow's default)"),
+        "env.onednn_enabled": onednn_enabled(),
     }
 
 

@@ -107,6 +107,15 @@ def define_flags(fv=absl_flags.FLAGS):
                      flag_values=fv)
     d.DEFINE_boolean("xla", False, "Compile the training step with XLA "
                      "(jit_compile).", flag_values=fv)
+    d.DEFINE_enum("onednn", "auto", ("auto", "on", "off"), "oneDNN's CPU "
+                  "kernels (TF_ENABLE_ONEDNN_OPTS, set before TensorFlow "
+                  "starts); auto: on for x86-64 unless the variable is set.",
+                  flag_values=fv)
+    d.DEFINE_enum("conv_filter_gradient", "auto", ("auto", "native", "gemm"),
+                  "Convolution filter gradient: TensorFlow's kernel, or one "
+                  "matmul per kernel offset (in layers of 56x56 and up); "
+                  "auto: gemm for fp32 on the CPU under oneDNN.",
+                  flag_values=fv)
     d.DEFINE_boolean("measure_peak", False, "Measure the device's peak TFLOP/s "
                      "first (a matmul and a 3x3 conv probe in the run's "
                      "precision) and report the run's fraction of it.",
@@ -317,7 +326,8 @@ def to_config(fv=absl_flags.FLAGS, argv=()):
 
     model = cfg.ModelConfig(name=fv.model, num_classes=fv.num_classes,
                             image_size=fv.image_size, data_format=data_format,
-                            dropout=fv.dropout, precision=precision)
+                            dropout=fv.dropout, precision=precision,
+                            filter_gradient=fv.conv_filter_gradient)
     dist = cfg.DistConfig(device=device, num_gpus=num_gpus,
                           num_cpu_devices=num_cpu_devices,
                           all_reduce_spec=all_reduce_spec,
@@ -325,7 +335,8 @@ def to_config(fv=absl_flags.FLAGS, argv=()):
                           num_inter_threads=fv.num_inter_threads,
                           worker_hosts=tuple(fv.worker_hosts),
                           task_index=fv.task_index,
-                          worker_timeout_secs=fv.worker_timeout_secs)
+                          worker_timeout_secs=fv.worker_timeout_secs,
+                          onednn=fv.onednn)
     if fv.job_name not in (None, "", "worker"):
         raise UsageError(f"--job_name={fv.job_name}: only 'worker' jobs exist "
                          "here (MultiWorkerMirroredStrategy, no parameter "

@@ -22,7 +22,8 @@ from benchmarks.cluster import (agree, explain_lost_worker,
                                 per_worker_figures, resolve_cluster,
                                 weights_fingerprint)
 from benchmarks.config import EXAMPLES_PER_EPOCH
-from benchmarks.cpu import cpu_flags, precision_warning
+from benchmarks.cpu import cpu_flags, onednn_enabled, precision_warning
+from benchmarks.device_choices import resolve_data_format, resolve_filter_gradient
 from benchmarks.distribution import (build_strategy, configure_runtime,
                                      device_sync)
 from benchmarks.evaluation import Evaluator, build_eval_loop
@@ -39,18 +40,6 @@ from benchmarks.training import TrainingEvents, TrainingSession
 from models import flops as model_flops
 
 
-def resolve_data_format(requested, device_kind, stream=None):
-    """NCHW on GPUs, NHWC on the CPU unless asked; TF's CPU kernels lack NCHW
-    pooling, so an NCHW request on the CPU runs NHWC with a warning."""
-    if requested is None:
-        return "channels_first" if device_kind == "gpu" else "channels_last"
-    if requested == "channels_first" and device_kind == "cpu":
-        print("WARNING: --data_format=NCHW is not supported by TensorFlow's CPU "
-              "kernels; running NHWC instead", file=stream or sys.stderr)
-        return "channels_last"
-    return requested
-
-
 class _Run:
     """The pieces every kind of run shares: strategy, model, logger."""
 
@@ -63,6 +52,11 @@ class _Run:
             config.model.data_format, self.placement.device_kind, stream)
         self.replicas = self.placement.num_replicas
         self.global_batch = config.data.batch_size * self.replicas
+        self.filter_gradient = resolve_filter_gradient(
+            config.model.filter_gradient,
+            device_kind=self.placement.device_kind,
+            precision=config.model.precision, xla=config.loop.xla,
+            data_format=self.data_format, onednn=onednn_enabled())
         self.nhwc_to_nchw = (not config.data.synthetic
                              and self.data_format == "channels_first")
         if self.placement.device_kind == "cpu":
@@ -80,7 +74,8 @@ class _Run:
             model = models.build(m.name, num_classes=m.num_classes,
                                  image_size=m.image_size,
                                  data_format=self.data_format,
-                                 dropout=m.dropout, dtype_policy=m.dtype_policy)
+                                 dropout=m.dropout, dtype_policy=m.dtype_policy,
+                                 filter_gradient=self.filter_gradient)
         self.params = model_flops.trainable_params(model)
         self.forward_flops = model_flops.forward_flops_per_image(model)
         return model
@@ -93,6 +88,7 @@ class _Run:
             "model.params": self.params,
             "model.flops_per_image": self.forward_flops,
             "model.data_format_used": self.data_format,
+            "model.filter_gradient_used": self.filter_gradient,
             "global_batch": self.global_batch, "replicas": self.replicas,
             "workers": self.placement.num_workers,
             "task_index": (self.placement.cluster.task_index

@@ -13,6 +13,8 @@ Layer names follow ``keras.applications.VGG16/VGG19`` ("block1_conv1", "fc1",
 import keras
 from keras import layers
 
+from models import gemm_grad
+
 # One entry per stage: the number of 3x3 convolutions and their width.  Every
 # stage ends with a 2x2 max-pool.
 CONFIGURATIONS = {
@@ -22,11 +24,36 @@ CONFIGURATIONS = {
     "E": ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512)),  # vgg19
 }
 MIN_IMAGE_SIZE = 32  # five 2x2 pools need at least 32 pixels to leave 1x1
+FILTER_GRADIENTS = ("native", "gemm")
+
+
+@keras.saving.register_keras_serializable(package="vggbench")
+class GemmGradConv2D(layers.Conv2D):
+    """A Conv2D whose filter gradient is models.gemm_grad's sum of matmuls
+    (faster on the CPU under oneDNN), with its bias and ReLU computed in the
+    same function; the same variables and forward math as Conv2D."""
+
+    def _gemm_applies(self, inputs):
+        height, width = inputs.shape[1:3]
+        return (inputs.shape[-1] >= gemm_grad.MIN_INPUT_CHANNELS
+                and height * width >= gemm_grad.MIN_PIXELS
+                and self.data_format == "channels_last"
+                and self.strides == (1, 1) and self.dilation_rate == (1, 1)
+                and self.padding == "same" and self.groups == 1
+                and self.activation in (keras.activations.relu,
+                                        keras.activations.linear))
+
+    def call(self, inputs):
+        if not self._gemm_applies(inputs):
+            return super().call(inputs)
+        return gemm_grad.conv2d_same(
+            inputs, self.kernel, self.bias if self.use_bias else None,
+            relu=self.activation is keras.activations.relu)
 
 
 def build_vgg(configuration, *, batch_norm=False, num_classes=1000,
               image_size=224, data_format="channels_last", dropout=0.5,
-              dtype_policy=None, name=None):
+              dtype_policy=None, filter_gradient="native", name=None):
     """Returns an uncompiled keras.Model that maps images to logits.
 
     Args:
@@ -38,6 +65,8 @@ def build_vgg(configuration, *, batch_norm=False, num_classes=1000,
       dropout: dropout rate after fc1 and fc2 (0 disables it).
       dtype_policy: a Keras dtype policy name such as "mixed_bfloat16"; None
         means float32.  The logits are always returned in float32.
+      filter_gradient: "native" (TensorFlow's Conv2DBackpropFilter) or "gemm"
+        (models.gemm_grad: one matmul per kernel offset).
     """
     if configuration not in CONFIGURATIONS:
         raise ValueError(f"unknown VGG configuration {configuration!r}; "
@@ -50,6 +79,10 @@ def build_vgg(configuration, *, batch_norm=False, num_classes=1000,
                          "channels_last or channels_first")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout {dropout} must be in [0, 1)")
+    if filter_gradient not in FILTER_GRADIENTS:
+        raise ValueError(f"unknown filter_gradient {filter_gradient!r}; use "
+                         f"{' or '.join(FILTER_GRADIENTS)}")
+    conv_class = GemmGradConv2D if filter_gradient == "gemm" else layers.Conv2D
 
     shape = ((image_size, image_size, 3) if data_format == "channels_last"
              else (3, image_size, image_size))
@@ -59,9 +92,9 @@ def build_vgg(configuration, *, batch_norm=False, num_classes=1000,
     for stage, (num_convs, width) in enumerate(CONFIGURATIONS[configuration], 1):
         for conv in range(1, num_convs + 1):
             prefix = f"block{stage}_conv{conv}"
-            x = layers.Conv2D(width, 3, padding="same", data_format=data_format,
-                              activation=None if batch_norm else "relu",
-                              name=prefix, dtype=dtype_policy)(x)
+            x = conv_class(width, 3, padding="same", data_format=data_format,
+                           activation=None if batch_norm else "relu",
+                           name=prefix, dtype=dtype_policy)(x)
             if batch_norm:
                 x = layers.BatchNormalization(axis=bn_axis, momentum=0.9,
                                               epsilon=1e-5, name=prefix + "_bn",

@@ -10,8 +10,14 @@ alike.  Prints every run, then per case the medians, their ratio, each
 process's peak RSS and the harness's TFLOP/s (and fraction of the measured
 3x3 conv peak with --measure_peak), then bf16/fp32 ratios.
 
+model.fit runs as a user would run it, in TensorFlow's default setup; the
+harness sets up oneDNN itself on x86-64 (--onednn=auto).  --keras_onednn adds
+a third contender, model.fit with the harness's oneDNN environment, to show
+how much of the difference is the setup and how much the code.
+
     python scripts/bench_vs_keras_fit.py [--cases=train_fp32,train_bf16,infer_fp32,infer_bf16]
         [--rounds=2] [--steps=6] [--warmup_steps=2] [--batch_size=16] [--measure_peak]
+        [--keras_onednn]
 """
 
 import argparse
@@ -44,14 +50,19 @@ def _harness(args, mode, precision, tflops_out):
     return run
 
 
-def _keras(args, mode, precision):
+# What the harness sets up for itself on an x86-64 CPU (benchmarks/cpu.py,
+# --onednn=auto); --keras_onednn gives model.fit the same.
+ONEDNN_ENV = {"TF_ENABLE_ONEDNN_OPTS": "1", "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"}
+
+
+def _keras(args, mode, precision, env=None):
     def run():
         cmd = [sys.executable, "-m", "benchmarks.peers",
                f"--batch_size={args.batch_size}", f"--steps={args.steps}",
                f"--warmup_steps={args.warmup_steps}", f"--precision={precision}"]
         if mode == "infer":
             cmd.append("--forward_only")
-        out, rss = benchtools.run_worker(cmd)
+        out, rss = benchtools.run_worker(cmd, env)
         return json.loads(out.strip().splitlines()[-1])["ips"], rss
     return run
 
@@ -65,6 +76,9 @@ def main():
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--measure_peak", action="store_true",
                         help="harness runs probe the 3x3 conv peak in-process")
+    parser.add_argument("--keras_onednn", action="store_true",
+                        help="also run model.fit with oneDNN on, as the "
+                        "harness runs by default on x86-64")
     parser.add_argument("--harness_flags", default="",
                         help="extra runner flags, space separated")
     args = parser.parse_args()
@@ -82,9 +96,12 @@ def main():
         mode, precision = case.split("_")
         tflops = []
         print(f"== {case}", flush=True)
-        values, rss = benchtools.interleave(
-            [("harness", _harness(args, mode, precision, tflops)),
-             ("keras", _keras(args, mode, precision))], args.rounds,
+        contenders = [("harness", _harness(args, mode, precision, tflops)),
+                      ("keras", _keras(args, mode, precision))]
+        if args.keras_onednn:
+            contenders.append(("keras_onednn",
+                               _keras(args, mode, precision, ONEDNN_ENV)))
+        values, rss = benchtools.interleave(contenders, args.rounds,
             report=lambda line: print("  " + line, flush=True))
         med = {k: benchtools.median(v) for k, v in values.items()}
         medians[case] = med
@@ -97,6 +114,12 @@ def main():
             f"harness {max(rss['harness']):.0f} / keras {max(rss['keras']):.0f} MiB"
             f"  harness TFLOP/s {benchtools.median([t for t, _ in tflops]):.4f}"
             + (f" = {benchtools.median(peak):.2f} of the conv peak" if peak else ""))
+        if args.keras_onednn:
+            other = med["keras_onednn"]
+            lines.append(
+                f"{'':<11} keras with oneDNN {other:7.3f} img/s  harness / it "
+                f"{med['harness'] / other:.3f}  peak RSS "
+                f"{max(rss['keras_onednn']):.0f} MiB")
     print("-" * 72)
     for line in lines:
         print(line)

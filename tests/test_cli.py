@@ -3,6 +3,7 @@ console script and the two run_train scripts."""
 
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -78,6 +79,24 @@ def test_training_run_with_flagfile_writes_the_log(tmp_path):
     final = [e for e in entries if e.get("step") == []]
     assert final and final[0]["data"]["train.replicas"] == 2
     assert final[0]["data"]["train.timed_images"] == 2 * 2 * 2
+    # --onednn=auto turns oneDNN on for x86-64 before TensorFlow starts, and
+    # then the convolutions' filter gradients are matmuls.
+    params = entries[0]["data"]
+    x86 = platform.machine().lower() in ("x86_64", "amd64")
+    if "TF_ENABLE_ONEDNN_OPTS" not in os.environ and x86:
+        assert params["env.onednn_enabled"] is True
+        assert params["env.onednn_opts"] == "1"
+        assert params["model.filter_gradient_used"] == "gemm"
+
+
+def test_onednn_off_keeps_tensorflows_kernels(tmp_path):
+    log = tmp_path / "run.json"
+    result = _runner(*TINY, "--device=cpu", "--onednn=off", f"--log_path={log}")
+    assert result.returncode == 0, result.stderr
+    params = json.loads(log.read_text().splitlines()[0][5:])["data"]
+    assert params["env.onednn_enabled"] is False
+    assert params["env.onednn_opts"] == "0"
+    assert params["model.filter_gradient_used"] == "native"
 
 
 def test_console_script_is_installed():

@@ -129,3 +129,34 @@ def test_malloc_tuning_applies_here_and_can_be_turned_off(monkeypatch):
     assert tune_glibc_malloc() is True  # this project's machines run glibc
     monkeypatch.setenv("VGGBENCH_MALLOC_TUNING", "0")
     assert tune_glibc_malloc() is False
+
+
+@pytest.mark.parametrize("momentum,nesterov", [(0.9, True), (0.9, False),
+                                               (0.0, False)])
+def test_fused_sgd_takes_keras_sgd_steps(momentum, nesterov):
+    import keras
+    from benchmarks.optimization import FusedSGD
+    rng = np.random.default_rng(0)
+    start = [rng.normal(size=s).astype("float32") for s in ((3, 4), (5,))]
+    grads = [[tf.constant(rng.normal(size=w.shape), tf.float32) for w in start]
+             for _ in range(3)]
+    results = []
+    for cls in (keras.optimizers.SGD, FusedSGD):
+        variables = [keras.Variable(w) for w in start]
+        opt = cls(0.1, momentum=momentum, nesterov=nesterov)
+        step = tf.function(lambda g: opt.apply(g, variables))
+        for g in grads:
+            step(g)
+        results.append([v.numpy() for v in variables])
+    for keras_value, fused_value in zip(*results):
+        assert not np.allclose(keras_value, start[0] if keras_value.ndim == 2
+                               else start[1])
+        np.testing.assert_allclose(fused_value, keras_value, rtol=1e-6,
+                                   atol=1e-6)
+
+
+def test_momentum_and_sgd_use_the_fused_update():
+    from benchmarks.optimization import FusedSGD
+    for name in ("momentum", "sgd"):
+        assert isinstance(build_optimizer(OptimizerConfig(optimizer=name)),
+                          FusedSGD)

@@ -12,7 +12,7 @@ import tensorflow as tf
 from conftest import tiny_config
 
 from benchmarks import config as cfg
-from benchmarks import cpu, onednn, peak, runner
+from benchmarks import cpu, device_choices, onednn, peak, runner
 from benchmarks.errors import UsageError
 from benchmarks.loop import explain_xla_error
 
@@ -196,3 +196,35 @@ def test_kernel_check_on_this_cpu():
         # What the bf16 warning says: nothing ran in bf16 here.
         assert report.bf16_primitives == ()
         assert "NO bf16 kernel ran" in text
+
+
+@pytest.mark.parametrize("mode,environ,machine,want,allocator", [
+    ("auto", {}, "x86_64", "1", "1"),
+    ("auto", {}, "aarch64", None, None),  # TensorFlow's default there
+    ("auto", {"TF_ENABLE_ONEDNN_OPTS": "0"}, "x86_64", "0", None),  # the user's
+    ("on", {"TF_ENABLE_ONEDNN_OPTS": "0"}, "aarch64", "1", "1"),
+    ("off", {}, "x86_64", "0", None),
+    ("auto", {"TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "0"}, "x86_64", "1", "0"),
+])
+def test_onednn_setting(mode, environ, machine, want, allocator):
+    environ = dict(environ)
+    assert cpu.configure_onednn(mode, environ, machine) == want
+    assert environ.get("TF_ENABLE_ONEDNN_OPTS") == want
+    assert environ.get("TF_ONEDNN_USE_SYSTEM_ALLOCATOR") == allocator
+
+
+@pytest.mark.parametrize("requested,kw,want", [
+    ("auto", {}, "gemm"),
+    ("auto", {"onednn": False}, "native"),
+    ("auto", {"device_kind": "gpu"}, "native"),
+    ("auto", {"precision": "bf16"}, "native"),
+    ("auto", {"xla": True}, "native"),
+    ("auto", {"data_format": "channels_first"}, "native"),
+    ("native", {}, "native"),
+    ("gemm", {"device_kind": "gpu"}, "gemm"),  # asked for: given
+])
+def test_filter_gradient_choice(requested, kw, want):
+    args = dict(device_kind="cpu", precision="fp32", xla=False,
+                data_format="channels_last", onednn=True)
+    args.update(kw)
+    assert device_choices.resolve_filter_gradient(requested, **args) == want

@@ -1,0 +1,123 @@
+"""A convolution whose filter gradient is a sum of matrix products.
+
+Why: with oneDNN on (TF_ENABLE_ONEDNN_OPTS=1) TensorFlow's CPU forward
+convolution and input gradient are fast, but its filter gradient
+(_MklConv2DBackpropFilter, NHWC) is slow at VGG's wide early layers: 26-50
+GFLOP/s at 224x224x64 .. 56x56x256 on the 2-core AVX2 development machine,
+against 84-116 GFLOP/s for the same gradient written as below
+(scripts/bench_conv_layers.py; README "Speed on the CPU").
+
+For a stride-1 "same" convolution with a kh x kw kernel, the filter gradient
+at kernel offset (dh, dw) is
+
+    dW[dh, dw] = sum over batch and pixels of x[n, i + dh, j + dw, :]^T dy[n, i, j, :]
+
+Flattening the batch and pixels into rows turns the shift (dh, dw) into a
+shift by s = dh * W + dw rows, so each offset is ONE matmul of two row ranges
+of the flattened tensors: a slice along the first axis, which TensorFlow
+takes without copying.  Pairs that the flattening wraps (a pixel paired with
+one in the next row or the next image, which "same" padding would have paired
+with zero) are exactly the pairs whose x pixel lies in the rows or columns
+that the shift pushes off the image; their sum is gathered and subtracted.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+# Where the matmuls are used (oneDNN on, scripts/bench_conv_layers.py): not
+# with the image's 3 input channels (8.0-10.7 against 21.9-24.7 GFLOP/s at
+# 224x224x3); from 56x56 pixels up, where they won clearly (224x224x64: 83.7
+# against 25.9; 56x56x256: 103.5 against 45.5); not below, where runs
+# disagreed (28x28x512: 85.9 against 96.6 in one, 76.4 against 69.5 in
+# another) and VGG16's training peak RSS was 60-100 MiB lower with TF's kernel.
+MIN_INPUT_CHANNELS = 16
+MIN_PIXELS = 56 * 56
+
+
+def _wrapped_positions(height, width, dh, dw):
+    """Pixels (row * width + col) of one image whose pairing under the shift
+    (dh, dw) wraps: rows/columns that "same" padding would pair with zeros."""
+    rows = np.arange(height)[:, None]
+    cols = np.arange(width)[None, :]
+    bad_rows = rows < dh if dh > 0 else rows >= height + dh
+    bad_cols = cols < dw if dw > 0 else cols >= width + dw
+    return np.flatnonzero((bad_rows | bad_cols).ravel()).astype(np.int64)
+
+
+def filter_gradient(x, dy, kernel_size):
+    """dL/dW of a stride-1 "same" NHWC convolution with an odd kernel, given
+    its input ``x`` [N, H, W, Ci] and output gradient ``dy`` [N, H, W, Co]
+    (static H, W, Ci, Co; the batch may be dynamic).  Returns
+    [kh, kw, Ci, Co] in x's dtype."""
+    kh, kw = kernel_size
+    if kh % 2 == 0 or kw % 2 == 0:
+        raise ValueError(f"kernel {kernel_size}: only odd kernels have a "
+                         "centred 'same' padding")
+    _, height, width, in_channels = x.shape
+    out_channels = dy.shape[-1]
+    pixels = height * width
+    rows = tf.shape(x, out_type=tf.int64)[0] * pixels
+    x_rows = tf.reshape(x, [-1, in_channels])
+    dy_rows = tf.reshape(dy, [-1, out_channels])
+    per_offset = []
+    for dh in range(-(kh // 2), kh // 2 + 1):
+        for dw in range(-(kw // 2), kw // 2 + 1):
+            s = dh * width + dw
+            # dy rows [lo, hi) pair with x rows [lo + s, hi + s).
+            lo, hi = max(0, -s), rows - max(0, s)
+            grad = tf.matmul(x_rows[lo + s:hi + s], dy_rows[lo:hi],
+                             transpose_a=True)
+            if dh or dw:
+                grad -= _wrapped_sum(x_rows, dy_rows, s, rows, pixels,
+                                     _wrapped_positions(height, width, dh, dw))
+            per_offset.append(grad)
+    return tf.reshape(tf.stack(per_offset), [kh, kw, in_channels, out_channels])
+
+
+def _wrapped_sum(x_rows, dy_rows, s, rows, pixels, positions):
+    """The wrapped pairs' share of the shifted product: x rows at the listed
+    positions of every image against the dy rows s earlier (where such a
+    row exists)."""
+    images = rows // pixels
+    x_at = tf.reshape(tf.range(images)[:, None] * pixels + positions[None, :],
+                      [-1])
+    dy_at = x_at - s
+    inside = (dy_at >= 0) & (dy_at < rows)
+    dy_picked = tf.gather(dy_rows, tf.clip_by_value(dy_at, 0, rows - 1))
+    dy_picked *= tf.cast(inside, dy_rows.dtype)[:, None]
+    return tf.matmul(tf.gather(x_rows, x_at), dy_picked, transpose_a=True)
+
+
+def conv2d_same(x, kernel, bias=None, relu=False):
+    """relu?(tf.nn.conv2d(x, kernel, 1, "SAME") + bias) in NHWC whose filter
+    gradient is ``filter_gradient``; the input gradient is TensorFlow's own
+    kernel.  Bias and ReLU sit inside so that Grappler can still fuse them
+    into the convolution (a custom gradient's boundary would stop it).
+    ``kernel`` and ``bias`` may be (Keras) variables: they are read here, so
+    their gradients flow through the reads."""
+    relu = bool(relu)
+
+    @tf.custom_gradient
+    def conv(x, kernel, *bias):
+        y = tf.nn.conv2d(x, kernel, strides=1, padding="SAME")
+        if bias:
+            y = tf.nn.bias_add(y, bias[0])
+        if relu:
+            y = tf.nn.relu(y)
+
+        def grad(dy):
+            if relu:
+                dy = tf.raw_ops.ReluGrad(gradients=dy, features=y)
+            dx = tf.nn.conv2d_transpose(dy, kernel, tf.shape(x), strides=1,
+                                        padding="SAME")
+            grads = [dx, filter_gradient(x, dy, kernel.shape[:2])]
+            if bias:
+                grads.append(tf.raw_ops.BiasAddGrad(out_backprop=dy))
+            return grads
+
+        return y, grad
+
+    args = [x, tf.convert_to_tensor(kernel)]
+    if bias is not None:
+        args.append(tf.convert_to_tensor(bias))
+    return conv(*args)

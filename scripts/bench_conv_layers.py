@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""VGG16's convolutions one by one, with TensorFlow's oneDNN kernels on and
+off: GFLOP/s of the forward pass, the input gradient and the two filter
+gradients (TensorFlow's kernel, models.gemm_grad's matmuls), and the seconds
+each choice would spend per training step on VGG16's 13 convolutions (the
+matmuls where models/vgg.py uses them: 16+ input channels, 56x56 and up).
+
+    python scripts/bench_conv_layers.py [--batch_size=16] [--rounds=1]
+
+Each measurement is its own process (oneDNN is fixed when TensorFlow
+starts); rounds alternate on, off, on, off ... and the best of each is shown.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks import benchtools  # noqa: E402
+from benchmarks.conv_layers import OPS, VGG16_LAYERS  # noqa: E402
+from models.gemm_grad import MIN_INPUT_CHANNELS, MIN_PIXELS  # noqa: E402
+
+
+def _measure(batch_size, onednn):
+    out, _ = benchtools.run_worker(
+        [sys.executable, "-m", "benchmarks.conv_layers",
+         f"--batch_size={batch_size}"],
+        {"TF_ENABLE_ONEDNN_OPTS": "1" if onednn else "0"})
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["onednn"] == onednn, "TF_ENABLE_ONEDNN_OPTS was not honoured"
+    return {tuple(r[:3]): r[3] for r in result["rates"]}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args()
+    best = {True: {}, False: {}}
+    for _ in range(args.rounds):
+        for onednn in (True, False):
+            for layer, rates in _measure(args.batch_size, onednn).items():
+                kept = best[onednn].setdefault(layer, dict(rates))
+                for op, rate in rates.items():
+                    kept[op] = max(kept[op], rate)
+    print(f"VGG16 3x3 convolutions, batch {args.batch_size}, GFLOP/s "
+          f"(best of {args.rounds} process(es) per setting)")
+    print(f"{'layer (HxW, in->out)':<22}{'oneDNN':<8}" +
+          "".join(f"{op:>20}" for op in OPS))
+    seconds = {True: dict.fromkeys(OPS, 0.0), False: dict.fromkeys(OPS, 0.0)}
+    for h, ci, co, count in VGG16_LAYERS:
+        gflop = 2 * args.batch_size * h * h * ci * co * 9 / 1e9
+        for onednn in (True, False):
+            rates = best[onednn][(h, ci, co)]
+            print(f"{f'{h}x{h}, {ci}->{co}':<22}{'on' if onednn else 'off':<8}" +
+                  "".join(f"{rates[op]:>20.1f}" for op in OPS))
+            for op in OPS:
+                if op == "input_grad" and ci == 3:
+                    continue  # the image needs no gradient
+                if op == "filter_grad_gemm" and (ci < MIN_INPUT_CHANNELS
+                                                 or h * h < MIN_PIXELS):
+                    op_rate = rates["filter_grad_native"]  # as the model does
+                else:
+                    op_rate = rates[op]
+                seconds[onednn][op] += count * gflop / op_rate
+    print("seconds per training step on the 13 convolutions:")
+    for onednn in (True, False):
+        s = seconds[onednn]
+        common = s["forward"] + s["input_grad"]
+        print(f"  oneDNN {'on ' if onednn else 'off'}: forward {s['forward']:.2f}"
+              f" + input grad {s['input_grad']:.2f} + filter grad native "
+              f"{s['filter_grad_native']:.2f} = {common + s['filter_grad_native']:.2f}"
+              f";  with the model's gemm filter grad {s['filter_grad_gemm']:.2f} = "
+              f"{common + s['filter_grad_gemm']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""The convolution filter gradient written as matmuls (models/gemm_grad.py)
+must equal TensorFlow's Conv2DBackpropFilter, wrapped pairs included, and a
+model built with it must train exactly as the native one does."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import models
+from models import gemm_grad
+from models.vgg import GemmGradConv2D
+
+
+def _native_filter_gradient(x, dy, kernel_size):
+    return tf.raw_ops.Conv2DBackpropFilter(
+        input=x, filter_sizes=[*kernel_size, x.shape[-1], dy.shape[-1]],
+        out_backprop=dy, strides=[1, 1, 1, 1], padding="SAME")
+
+
+@pytest.mark.parametrize("shape,out_channels,kernel", [
+    ((2, 8, 8, 16), 8, (3, 3)),
+    ((1, 5, 7, 16), 4, (3, 3)),  # not square, one image
+    ((3, 2, 2, 32), 3, (3, 3)),  # the kernel overhangs the image
+    ((2, 1, 1, 16), 5, (3, 3)),  # one pixel: only the centre pairs
+    ((2, 6, 9, 16), 4, (5, 5)),
+    ((2, 4, 4, 8), 4, (1, 3)),
+    ((2, 4, 4, 8), 4, (1, 1)),
+])
+def test_filter_gradient_equals_tensorflows(shape, out_channels, kernel):
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=shape), tf.float32)
+    dy = tf.constant(rng.normal(size=shape[:3] + (out_channels,)), tf.float32)
+    want = _native_filter_gradient(x, dy, kernel)
+    got = gemm_grad.filter_gradient(x, dy, kernel)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_filter_gradient_with_an_unknown_batch():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(3, 6, 6, 16)).astype("float32")
+    dy = rng.normal(size=(3, 6, 6, 4)).astype("float32")
+    traced = tf.function(
+        lambda x, dy: gemm_grad.filter_gradient(x, dy, (3, 3)),
+        input_signature=[tf.TensorSpec([None, 6, 6, 16]),
+                         tf.TensorSpec([None, 6, 6, 4])])
+    np.testing.assert_allclose(
+        traced(x, dy).numpy(),
+        _native_filter_gradient(tf.constant(x), tf.constant(dy), (3, 3)).numpy(),
+        rtol=1e-4, atol=1e-4)
+
+
+def test_even_kernels_are_refused():
+    x = tf.zeros((1, 4, 4, 16))
+    with pytest.raises(ValueError, match="odd"):
+        gemm_grad.filter_gradient(x, tf.zeros((1, 4, 4, 2)), (2, 2))
+
+
+@pytest.mark.parametrize("with_bias,relu", [(False, False), (True, False),
+                                             (True, True)])
+def test_conv2d_same_has_tensorflows_output_and_gradients(with_bias, relu):
+    rng = np.random.default_rng(2)
+    x = tf.constant(rng.normal(size=(2, 7, 7, 16)), tf.float32)
+    kernel = tf.Variable(rng.normal(size=(3, 3, 16, 8)).astype("float32"))
+    bias = tf.Variable(rng.normal(size=(8,)).astype("float32"))
+    weights = tf.constant(rng.normal(size=(2, 7, 7, 8)), tf.float32)
+
+    def native(x, k, b, relu):
+        y = tf.nn.conv2d(x, k, 1, "SAME")
+        y = y + b if b is not None else y
+        return tf.nn.relu(y) if relu else y
+
+    results = []
+    for conv in (native, gemm_grad.conv2d_same):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = conv(x, kernel, bias if with_bias else None, relu)
+            loss = tf.reduce_sum(y * weights)
+        sources = [x, kernel] + ([bias] if with_bias else [])
+        results.append([y, *tape.gradient(loss, sources)])
+    if relu:  # some outputs were cut to zero, so the ReLU's gradient mattered
+        assert 0 < float(tf.reduce_mean(tf.cast(results[0][0] > 0, tf.float32))) < 1
+    for native_value, gemm in zip(*results):
+        np.testing.assert_allclose(gemm.numpy(), native_value.numpy(),
+                                   rtol=1e-4, atol=1e-4)
+
+
+def _ops_of_gradient(layer, channels):
+    x = tf.random.normal((2, 8, 8, channels))
+    layer.build(x.shape)
+
+    @tf.function
+    def grad():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x))
+        return tape.gradient(loss, layer.kernel)
+
+    return {op.type for op in grad.get_concrete_function().graph.get_operations()}
+
+
+def test_gemm_layer_uses_matmuls_only_where_it_applies(monkeypatch):
+    # At the default threshold an 8x8 image is too small for the matmuls.
+    assert "Conv2DBackpropFilter" in _ops_of_gradient(
+        GemmGradConv2D(4, 3, padding="same"), 16)
+    monkeypatch.setattr(gemm_grad, "MIN_PIXELS", 8 * 8)
+    for activation in (None, "relu"):
+        ops = _ops_of_gradient(
+            GemmGradConv2D(4, 3, padding="same", activation=activation), 16)
+        assert "MatMul" in ops and "Conv2DBackpropFilter" not in ops
+    # The image's 3 channels, other activations, and strided or "valid"
+    # convolutions keep TensorFlow's kernel.
+    for layer, channels in ((GemmGradConv2D(4, 3, padding="same"), 3),
+                            (GemmGradConv2D(4, 3, padding="same",
+                                            activation="tanh"), 16),
+                            (GemmGradConv2D(4, 3, padding="valid"), 16),
+                            (GemmGradConv2D(4, 3, strides=2, padding="same"), 16)):
+        assert "Conv2DBackpropFilter" in _ops_of_gradient(layer, channels)
+
+
+@pytest.mark.parametrize("name", ["vgg11", "vgg11_bn"])
+def test_gemm_model_trains_as_the_native_one(name, monkeypatch):
+    monkeypatch.setattr(gemm_grad, "MIN_PIXELS", 1)  # every layer, at 32x32
+    rng = np.random.default_rng(3)
+    images = tf.constant(rng.uniform(-1, 1, (4, 32, 32, 3)), tf.float32)
+    labels = tf.constant(rng.integers(0, 10, 4), tf.int32)
+    native = models.build(name, image_size=32, num_classes=10, dropout=0.0)
+    gemm = models.build(name, image_size=32, num_classes=10, dropout=0.0,
+                        filter_gradient="gemm")
+    gemm.set_weights(native.get_weights())
+    grads = []
+    for model in (native, gemm):
+        with tf.GradientTape() as tape:
+            logits = model(images, training=True)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels, logits))
+        grads.append(tape.gradient(loss, model.trainable_variables))
+    assert sum(isinstance(layer, GemmGradConv2D) for layer in gemm.layers) == 8
+    for native_grad, gemm_grad_ in zip(*grads):
+        scale = float(tf.reduce_max(tf.abs(native_grad))) or 1.0
+        np.testing.assert_allclose(gemm_grad_.numpy() / scale,
+                                   native_grad.numpy() / scale, atol=2e-5)
