@@ -34,10 +34,13 @@ class GemmGradConv2D(layers.Conv2D):
     same function; the same variables and forward math as Conv2D."""
 
     def _gemm_applies(self, inputs):
-        height, width = inputs.shape[1:3]
-        return (inputs.shape[-1] >= gemm_grad.MIN_INPUT_CHANNELS
+        if self.data_format != "channels_last":
+            return False
+        height, width, channels = inputs.shape[1:4]
+        if None in (height, width, channels):  # the matmuls need static sizes
+            return False
+        return (channels >= gemm_grad.MIN_INPUT_CHANNELS
                 and height * width >= gemm_grad.MIN_PIXELS
-                and self.data_format == "channels_last"
                 and self.strides == (1, 1) and self.dilation_rate == (1, 1)
                 and self.padding == "same" and self.groups == 1
                 and self.activation in (keras.activations.relu,

@@ -117,6 +117,23 @@ def test_gemm_layer_uses_matmuls_only_where_it_applies(monkeypatch):
         assert "Conv2DBackpropFilter" in _ops_of_gradient(layer, channels)
 
 
+def test_gemm_layer_with_unknown_image_size_keeps_tensorflows_kernel(
+        monkeypatch):
+    monkeypatch.setattr(gemm_grad, "MIN_PIXELS", 1)
+    layer = GemmGradConv2D(4, 3, padding="same", activation="relu")
+    layer.build((None, None, None, 16))
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 16])])
+    def grad(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(x))
+        return tape.gradient(loss, layer.kernel)
+
+    ops = {op.type for op in grad.get_concrete_function().graph.get_operations()}
+    assert "Conv2DBackpropFilter" in ops
+    assert grad(tf.ones((1, 5, 5, 16))).shape == (3, 3, 16, 4)
+
+
 @pytest.mark.parametrize("name", ["vgg11", "vgg11_bn"])
 def test_gemm_model_trains_as_the_native_one(name, monkeypatch):
     monkeypatch.setattr(gemm_grad, "MIN_PIXELS", 1)  # every layer, at 32x32
