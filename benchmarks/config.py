@@ -21,6 +21,10 @@ ALL_REDUCE_SPECS = (None, "nccl", "hierarchical_copy", "pscpu", "psgpu")
 
 PRECISION_TO_POLICY = {"fp32": None, "bf16": "mixed_bfloat16",
                        "fp16": "mixed_float16"}
+# --conv_filter_gradient: TensorFlow's kernel, models/gemm_grad.py's matmuls,
+# or the device's choice (device_choices.resolve_filter_gradient).
+FILTER_GRADIENTS = ("auto", "native", "gemm")
+ONEDNN_MODES = ("auto", "on", "off")  # --onednn (cpu.configure_onednn)
 
 
 def _at_least(name, value, minimum, why=""):
@@ -52,10 +56,7 @@ class ModelConfig:
     data_format: Optional[str] = None  # channels_last|channels_first; None: per device
     dropout: float = 0.5
     precision: str = "fp32"  # fp32|bf16|fp16
-    # Convolution filter gradient: native (TF's kernel), gemm (one matmul per
-    # kernel offset, models/gemm_grad.py) or auto (decided by
-    # device_choices.resolve_filter_gradient).
-    filter_gradient: str = "auto"
+    filter_gradient: str = "auto"  # one of FILTER_GRADIENTS
 
     def __post_init__(self):
         import models  # the registry owns the list of names
@@ -68,8 +69,7 @@ class ModelConfig:
         _one_of("precision", self.precision, PRECISION_TO_POLICY)
         _one_of("data_format", self.data_format,
                 (None, "channels_last", "channels_first"))
-        _one_of("conv_filter_gradient", self.filter_gradient,
-                ("auto", "native", "gemm"))
+        _one_of("conv_filter_gradient", self.filter_gradient, FILTER_GRADIENTS)
         if not 0.0 <= self.dropout < 1.0:
             raise UsageError(f"--dropout must be in [0, 1) (got {self.dropout})")
 
@@ -97,7 +97,7 @@ class DistConfig:
 
     def __post_init__(self):
         _one_of("device", self.device, (None, "cpu", "gpu"))
-        _one_of("onednn", self.onednn, ("auto", "on", "off"))
+        _one_of("onednn", self.onednn, ONEDNN_MODES)
         if self.worker_hosts and not 0 <= self.task_index < len(self.worker_hosts):
             raise UsageError(f"--task_index={self.task_index} is not one of the "
                              f"{len(self.worker_hosts)} --worker_hosts (0.."

@@ -21,6 +21,11 @@ VGG16_LAYERS = ((224, 3, 64, 1), (224, 64, 64, 1), (112, 64, 128, 1),
 OPS = ("forward", "input_grad", "filter_grad_native", "filter_grad_gemm")
 
 
+def layer_flops(batch_size, height, in_channels, out_channels):
+    """FLOPs of each op (forward, either gradient) of a 3x3 "same" layer."""
+    return 2 * batch_size * height * height * in_channels * out_channels * 9
+
+
 def _best_seconds(fn, args, repeats):
     fn(*args).numpy()  # trace, and let the library pick and cache its kernel
     best = float("inf")
@@ -32,8 +37,7 @@ def _best_seconds(fn, args, repeats):
 
 
 def time_layers(batch_size, layers=VGG16_LAYERS, repeats=2):
-    """{(h, ci, co): {op: GFLOP/s}}; every op of a layer does
-    2 * batch * h * h * ci * co * 9 FLOPs."""
+    """{(h, ci, co): {op: GFLOP/s}}; every op of a layer does layer_flops."""
     import tensorflow as tf
     from models.gemm_grad import filter_gradient
 
@@ -54,7 +58,7 @@ def time_layers(batch_size, layers=VGG16_LAYERS, repeats=2):
             "filter_grad_gemm": (tf.function(
                 lambda x, dy: filter_gradient(x, dy, (3, 3))), (x, dy)),
         }
-        flops = 2 * batch_size * h * h * ci * co * 9
+        flops = layer_flops(batch_size, h, ci, co)
         out[(h, ci, co)] = {op: flops / _best_seconds(fn, args, repeats) / 1e9
                             for op, (fn, args) in fns.items()}
     return out

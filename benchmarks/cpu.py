@@ -55,7 +55,6 @@ def precision_warning(precision, flags):
     return None
 
 
-ONEDNN_MODES = ("auto", "on", "off")
 _ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
 # With oneDNN on, TensorFlow's CPU tensors come from a pool of oneDNN's own
 # unless this is set.  VGG16 training at batch 16 (one run each): through

@@ -107,11 +107,11 @@ def define_flags(fv=absl_flags.FLAGS):
                      flag_values=fv)
     d.DEFINE_boolean("xla", False, "Compile the training step with XLA "
                      "(jit_compile).", flag_values=fv)
-    d.DEFINE_enum("onednn", "auto", ("auto", "on", "off"), "oneDNN's CPU "
+    d.DEFINE_enum("onednn", "auto", cfg.ONEDNN_MODES, "oneDNN's CPU "
                   "kernels (TF_ENABLE_ONEDNN_OPTS, set before TensorFlow "
                   "starts); auto: on for x86-64 unless the variable is set.",
                   flag_values=fv)
-    d.DEFINE_enum("conv_filter_gradient", "auto", ("auto", "native", "gemm"),
+    d.DEFINE_enum("conv_filter_gradient", "auto", cfg.FILTER_GRADIENTS,
                   "Convolution filter gradient: TensorFlow's kernel, or one "
                   "matmul per kernel offset (in layers of 56x56 and up); "
                   "auto: gemm for fp32 on the CPU under oneDNN.",

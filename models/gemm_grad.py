@@ -34,6 +34,11 @@ MIN_INPUT_CHANNELS = 16
 MIN_PIXELS = 56 * 56
 
 
+def pays_off(height, width, in_channels):
+    """Whether a layer of this input shape gets the matmul filter gradient."""
+    return in_channels >= MIN_INPUT_CHANNELS and height * width >= MIN_PIXELS
+
+
 def _wrapped_positions(height, width, dh, dw):
     """Pixels (row * width + col) of one image whose pairing under the shift
     (dh, dw) wraps: rows/columns that "same" padding would pair with zeros."""

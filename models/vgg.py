@@ -39,8 +39,7 @@ class GemmGradConv2D(layers.Conv2D):
         height, width, channels = inputs.shape[1:4]
         if None in (height, width, channels):  # the matmuls need static sizes
             return False
-        return (channels >= gemm_grad.MIN_INPUT_CHANNELS
-                and height * width >= gemm_grad.MIN_PIXELS
+        return (gemm_grad.pays_off(height, width, channels)
                 and self.strides == (1, 1) and self.dilation_rate == (1, 1)
                 and self.padding == "same" and self.groups == 1
                 and self.activation in (keras.activations.relu,

@@ -19,8 +19,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import benchtools  # noqa: E402
-from benchmarks.conv_layers import OPS, VGG16_LAYERS  # noqa: E402
-from models.gemm_grad import MIN_INPUT_CHANNELS, MIN_PIXELS  # noqa: E402
+from benchmarks.conv_layers import OPS, VGG16_LAYERS, layer_flops  # noqa: E402
+from models.gemm_grad import pays_off  # noqa: E402
 
 
 def _measure(batch_size, onednn):
@@ -51,7 +51,7 @@ def main():
           "".join(f"{op:>20}" for op in OPS))
     seconds = {True: dict.fromkeys(OPS, 0.0), False: dict.fromkeys(OPS, 0.0)}
     for h, ci, co, count in VGG16_LAYERS:
-        gflop = 2 * args.batch_size * h * h * ci * co * 9 / 1e9
+        gflop = layer_flops(args.batch_size, h, ci, co) / 1e9
         for onednn in (True, False):
             rates = best[onednn][(h, ci, co)]
             print(f"{f'{h}x{h}, {ci}->{co}':<22}{'on' if onednn else 'off':<8}" +
@@ -59,8 +59,7 @@ def main():
             for op in OPS:
                 if op == "input_grad" and ci == 3:
                     continue  # the image needs no gradient
-                if op == "filter_grad_gemm" and (ci < MIN_INPUT_CHANNELS
-                                                 or h * h < MIN_PIXELS):
+                if op == "filter_grad_gemm" and not pays_off(h, h, ci):
                     op_rate = rates["filter_grad_native"]  # as the model does
                 else:
                     op_rate = rates[op]

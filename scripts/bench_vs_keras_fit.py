@@ -28,6 +28,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks import benchtools  # noqa: E402
+from benchmarks.cpu import configure_onednn  # noqa: E402
 
 CASES = ("train_fp32", "train_bf16", "infer_fp32", "infer_bf16")
 
@@ -50,9 +51,10 @@ def _harness(args, mode, precision, tflops_out):
     return run
 
 
-# What the harness sets up for itself on an x86-64 CPU (benchmarks/cpu.py,
-# --onednn=auto); --keras_onednn gives model.fit the same.
-ONEDNN_ENV = {"TF_ENABLE_ONEDNN_OPTS": "1", "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"}
+# What the harness sets up for itself on an x86-64 CPU (--onednn=auto);
+# --keras_onednn gives model.fit the same.
+ONEDNN_ENV = {}
+configure_onednn("on", ONEDNN_ENV)
 
 
 def _keras(args, mode, precision, env=None):

@@ -20,6 +20,7 @@ def test_defaults_follow_tf_cnn_benchmarks():
     assert c.loop.tf_random_seed == 1234
     assert c.data.batch_size == 32  # per replica
     assert c.log.log_path is None and c.data.data_dir is None  # synthetic
+    assert c.dist.onednn == "auto" and c.model.filter_gradient == "auto"
 
 
 def test_config_is_frozen():
@@ -36,7 +37,8 @@ def test_values_reach_the_config():
                      "--num_classes=10", "--image_size=64", "--steps_per_loop=4",
                      "--precision=bf16", "--xla", "--forward_only",
                      "--num_intra_threads=2", "--num_inter_threads=1",
-                     "--log_path=/tmp/x.json", "--data_format=NHWC"])
+                     "--log_path=/tmp/x.json", "--data_format=NHWC",
+                     "--onednn=off", "--conv_filter_gradient=gemm"])
     assert (c.model.name, c.model.num_classes, c.model.image_size) == \
         ("vgg19_bn", 10, 64)
     assert c.model.precision == "bf16" and c.model.dtype_policy == "mixed_bfloat16"
@@ -50,6 +52,7 @@ def test_values_reach_the_config():
         ("adam", 0.1, 2.5, 0.0)
     assert (c.dist.num_intra_threads, c.dist.num_inter_threads) == (2, 1)
     assert c.log.log_path == "/tmp/x.json"
+    assert c.dist.onednn == "off" and c.model.filter_gradient == "gemm"
 
 
 def test_use_fp16_means_fp16():
@@ -155,6 +158,10 @@ def test_every_not_built_flag_is_defined():
 def test_config_validates_without_flags():
     with pytest.raises(UsageError, match="--batch_size"):
         cfg.DataConfig(batch_size=0)
+    with pytest.raises(UsageError, match="--conv_filter_gradient"):
+        cfg.ModelConfig(filter_gradient="winograd")
+    with pytest.raises(UsageError, match="--onednn"):
+        cfg.DistConfig(onednn="maybe")
     assert cfg.RunConfig().to_dict()["model.name"] == "vgg16"
 
 
