@@ -10,7 +10,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ chatter down
 
-from benchmarks.malloc import tune_glibc_malloc  # noqa: E402
+from benchmarks.machine.malloc import tune_glibc_malloc  # noqa: E402
 
 tune_glibc_malloc()  # before TensorFlow allocates anything
 
@@ -32,7 +32,7 @@ def _main(argv):
     absl_logging.set_verbosity(absl_logging.WARNING)
     try:
         config = flags.to_config(absl_flags.FLAGS, sys.argv)
-        from benchmarks.cpu import configure_onednn
+        from benchmarks.machine.cpu import configure_onednn
         configure_onednn(config.dist.onednn)  # read when TensorFlow starts
         from benchmarks import runner  # imports TensorFlow: after the flag checks
         runner.run(config)
@@ -43,7 +43,7 @@ def _main(argv):
 def _fail(message, code, immediately=False):
     print(f"vggbench: error: {message}", file=sys.stderr)
     if immediately:
-        from benchmarks.checkpoints import remove_worker_dirs
+        from benchmarks.training.checkpoints import remove_worker_dirs
         remove_worker_dirs()
         sys.stdout.flush()
         sys.stderr.flush()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from benchmarks.loop import cross_entropy_per_example
+from benchmarks.loop.compiled import cross_entropy_per_example
 
 SUM = tf.distribute.ReduceOp.SUM
 
@@ -82,7 +82,7 @@ class Evaluator:
         return steps
 
     def evaluate(self, step=0):
-        iterator = self.inputs.iterator()  # sets inputs.num_steps
+        iterator = self.inputs.iterator()
         steps = self._steps(self.inputs.num_steps)
         start = self.clock()
         try:

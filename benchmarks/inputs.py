@@ -1,6 +1,11 @@
-"""What the loops read: a fixed synthetic batch, or distributed iterators
-over the ImageNet TFRecords (train split for training, validation split for
-evaluation and inference), plus the one-line explanation of a read error."""
+"""What the loops read: a fixed synthetic batch, or distributed iterators over
+the ImageNet TFRecords (train split for training, validation split for
+evaluation and inference), plus the one-line explanation of a read error.
+
+Each split a run reads is listed, and counted where the run needs its size,
+once (``read_splits``); the resulting records.Split values are handed to
+every reader of that split.
+"""
 
 import re
 
@@ -10,6 +15,32 @@ from benchmarks.errors import UsageError
 from preprocessing import dataset as input_dataset
 from preprocessing import records
 from preprocessing.synthetic import build_synthetic_batch
+
+# The split each mode reads, and whether the mode needs its records counted
+# (epoch length, resume position, one pass of evaluation).
+_SPLIT_OF_MODE = {"train": ("train", True), "input": ("train", True),
+                  "infer": ("validation", False), "eval": ("validation", True)}
+
+
+def read_splits(config, mode_name):
+    """{split name: records.Split} of what the run reads (nothing for
+    synthetic data); UsageError naming the directory or shard at fault."""
+    data = config.data
+    if data.synthetic:
+        return {}
+    wanted = dict([_SPLIT_OF_MODE[mode_name]])
+    if mode_name == "train" and config.eval.during_training:
+        wanted["validation"] = True
+    try:
+        return {name: records.read_split(data.data_dir, name, count)
+                for name, count in wanted.items()}
+    except records.DataError as e:
+        raise UsageError(str(e)) from None
+
+
+def split_read(splits, mode_name):
+    """The Split a mode's stream reads, or None for synthetic data."""
+    return splits.get(_SPLIT_OF_MODE[mode_name][0])
 
 
 def pipeline_options(data):
@@ -24,32 +55,18 @@ def pipeline_options(data):
         strict=data.strict_input)
 
 
-def list_split(data_dir, split):
-    """The split's shards, or a one-line UsageError naming what is wrong."""
-    try:
-        return records.list_shards(data_dir, split)
-    except records.DataError as e:
-        raise UsageError(str(e)) from None
-
-
-def count_examples(data_dir, split):
-    try:
-        return input_dataset.records_per_pipeline(data_dir, split)
-    except records.DataError as e:
-        raise UsageError(str(e)) from None
-
-
 class Inputs:
-    """The training or inference stream: ``value`` is a per-replica synthetic
-    batch or a distributed iterator; ``stats`` counts skipped records."""
+    """The stream of a training, inference or input benchmark: ``value`` is a
+    per-replica synthetic batch or a distributed iterator over ``split``;
+    ``stats`` counts skipped records."""
 
-    def __init__(self, config, strategy, data_format, dtype, global_batch, *,
-                 start_example=0):
+    def __init__(self, config, split, strategy, data_format, dtype,
+                 global_batch, *, start_example=0):
         data, model_cfg = config.data, config.model
+        self.split = split
         self.stats = None
-        if data.synthetic:
+        if split is None:
             self.description = "synthetic"
-            self.files = ()
             self.value = build_synthetic_batch(
                 strategy, per_replica_batch=data.batch_size,
                 image_size=model_cfg.image_size,
@@ -58,19 +75,18 @@ class Inputs:
             return
         # Training reads the train split; inference benchmarks the
         # validation split with eval preprocessing.
-        split = "validation" if config.loop.forward_only else "train"
-        self.files = list_split(data.data_dir, split)
-        self.description = f"{data.data_dir} ({split}, {len(self.files)} shards)"
+        self.description = split.description
         self.stats = input_dataset.InputStats()
         options = pipeline_options(data)
+        training = split.name == "train"
 
         def dataset_fn(context):
             # Each pipeline has read start_example / pipelines records so far.
             return input_dataset.build_dataset(
-                data.data_dir, split, image_size=model_cfg.image_size,
+                split, image_size=model_cfg.image_size,
                 num_classes=model_cfg.num_classes,
                 batch_size=context.get_per_replica_batch_size(global_batch),
-                training=split == "train", repeat_eval=split != "train",
+                training=training, repeat_eval=not training,
                 options=options, input_context=context,
                 seed=config.loop.tf_random_seed, stats=self.stats,
                 start_example=start_example // context.num_input_pipelines)
@@ -84,15 +100,16 @@ class Inputs:
                 experimental_per_replica_buffer_size=1)))
 
     def explain(self, error):
-        return explain_read_error(error, self.files, self.description)
+        return explain_read_error(error, self.split)
 
 
-def explain_read_error(error, files, description):
-    """A one-line UsageError for a TF error raised while reading, or None."""
+def explain_read_error(error, split):
+    """A one-line UsageError for a TF error raised while reading ``split``,
+    or None."""
     if isinstance(error, tf.errors.DataLossError):
-        damaged = records.find_damaged_shard(files)
+        damaged = records.find_damaged_shard(split.files) if split else None
         where = (f"{damaged[0]}: {damaged[1]}" if damaged
-                 else "a shard of " + description)
+                 else "a shard of " + split.description)
         return UsageError(f"corrupt input shard {where}; re-create it (e.g. "
                           "with scripts/build_imagenet_tfrecords.py)")
     match = re.search(r"assertion failed: (.*)", str(error))
@@ -103,28 +120,29 @@ def explain_read_error(error, files, description):
 
 
 class EvalInputs:
-    """A fresh one-pass iterator over the validation split per evaluation;
-    every replica runs ``num_steps`` steps (padding has weight 0)."""
+    """A fresh one-pass iterator over the (counted) validation split per
+    evaluation; every replica runs ``num_steps`` steps (padding has weight
+    0)."""
 
-    def __init__(self, data, model_cfg, strategy, per_replica_batch):
-        self.files = list_split(data.data_dir, "validation")
-        self.description = f"{data.data_dir} (validation, {len(self.files)} shards)"
+    def __init__(self, data, model_cfg, split, strategy, per_replica_batch,
+                 num_pipelines=1):
+        self.split = split
+        self.description = split.description
         self.stats = input_dataset.InputStats()
         self._strategy = strategy
         replicas = strategy.num_replicas_in_sync
         self.global_batch = per_replica_batch * replicas
-        self.num_steps = None
+        batches = input_dataset.eval_batches_per_pipeline(
+            split, per_replica_batch, num_pipelines, replicas)
+        self.num_steps = batches * num_pipelines // replicas
         options = pipeline_options(data)
 
         def dataset_fn(context):
-            batch = context.get_per_replica_batch_size(self.global_batch)
-            batches = input_dataset.eval_batches_per_pipeline(
-                data.data_dir, "validation", batch, context)
-            self.num_steps = batches * context.num_input_pipelines // replicas
             return input_dataset.build_dataset(
-                data.data_dir, "validation", image_size=model_cfg.image_size,
-                num_classes=model_cfg.num_classes, batch_size=batch,
-                training=False, options=options, input_context=context,
+                split, image_size=model_cfg.image_size,
+                num_classes=model_cfg.num_classes,
+                batch_size=per_replica_batch, training=False,
+                options=options, input_context=context,
                 stats=self.stats, num_batches=batches)
 
         self._dataset_fn = dataset_fn
@@ -134,4 +152,4 @@ class EvalInputs:
             self._dataset_fn))
 
     def explain(self, error):
-        return explain_read_error(error, self.files, self.description)
+        return explain_read_error(error, self.split)

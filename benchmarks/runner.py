@@ -1,123 +1,55 @@
-"""runner.run(config): wires the builders together.  It computes nothing.
+"""runner.run(config): picks the mode and wires the pieces together.  It
+computes nothing itself.
 
-Three kinds of run:
-- training (the default): schedule, checkpoints and resume, evaluations;
-- benchmarks of inference (--forward_only) or of the input alone
-  (--input_only);
-- --eval: one evaluation of a saved checkpoint.
+    setup (run_setup)          strategy, layout, model, FLOPs    every mode
+    splits (inputs)            the shards, listed and counted    real data
+    plan (training.plan)       epochs, schedule, optimizer,      training
+                               checkpoints, resume point
+    loop (modes)               the compiled loop of the mode
+    drive (loop.driver)        timed calls -> meter, progress, session
+    results                    the final figures -> console, log
+
+--eval instead evaluates one saved checkpoint (``_evaluate_checkpoint``).
 """
 
 import contextlib
 import functools
-import sys
 import time
 
-import keras
 import tensorflow as tf
 
-import models
-from benchmarks import checkpoints, console, environment, peak
-from benchmarks import plan as run_plan
-from benchmarks.cluster import (agree, explain_lost_worker,
-                                per_worker_figures, resolve_cluster,
-                                weights_fingerprint)
+from benchmarks import run_setup
 from benchmarks.config import EXAMPLES_PER_EPOCH
-from benchmarks.cpu import cpu_flags, onednn_enabled, precision_warning
-from benchmarks.device_choices import resolve_data_format, resolve_filter_gradient
-from benchmarks.distribution import (build_strategy, configure_runtime,
-                                     device_sync)
-from benchmarks.evaluation import Evaluator, build_eval_loop
-from benchmarks.inputs import EvalInputs, Inputs, count_examples
-from benchmarks.logger import VERBOSE, Logger, metric_metadata
-from benchmarks.loop import (build_infer_loop, build_input_loop,
-                             build_train_loop, explain_xla_error,
-                             learning_rate_of, run_steps)
-from benchmarks.optimization import build_optimizer, l2_loss_factor
-from benchmarks.schedules import LearningRate, build_schedule
-from benchmarks.summaries import Summaries
-from benchmarks.timing import ThroughputMeter
-from benchmarks.training import TrainingEvents, TrainingSession
-from models import flops as model_flops
-
-
-class _Run:
-    """The pieces every kind of run shares: strategy, model, logger."""
-
-    def __init__(self, config, stream):
-        configure_runtime(config.dist, deterministic=config.loop.deterministic)
-        self.placement = build_strategy(config.dist)
-        self.strategy = self.placement.strategy
-        keras.utils.set_random_seed(config.loop.tf_random_seed)
-        self.data_format = resolve_data_format(
-            config.model.data_format, self.placement.device_kind, stream)
-        self.replicas = self.placement.num_replicas
-        self.global_batch = config.data.batch_size * self.replicas
-        self.filter_gradient = resolve_filter_gradient(
-            config.model.filter_gradient,
-            device_kind=self.placement.device_kind,
-            precision=config.model.precision, xla=config.loop.xla,
-            data_format=self.data_format, onednn=onednn_enabled())
-        self.nhwc_to_nchw = (not config.data.synthetic
-                             and self.data_format == "channels_first")
-        if self.placement.device_kind == "cpu":
-            warning = precision_warning(config.model.precision, cpu_flags())
-            if warning:
-                print(warning, file=stream or sys.stderr)
-
-    def log_path(self, config):
-        """Only the chief writes the dllogger log."""
-        return config.log.log_path if self.placement.is_chief else None
-
-    def build_model(self, config):
-        m = config.model
-        with self.strategy.scope():
-            model = models.build(m.name, num_classes=m.num_classes,
-                                 image_size=m.image_size,
-                                 data_format=self.data_format,
-                                 dropout=m.dropout, dtype_policy=m.dtype_policy,
-                                 filter_gradient=self.filter_gradient)
-        self.params = model_flops.trainable_params(model)
-        self.forward_flops = model_flops.forward_flops_per_image(model)
-        return model
-
-    def parameters(self, config, logger, description, **extra):
-        """The PARAMETER entry: the config, the environment, the run's shape."""
-        parameters = dict(config.to_dict())
-        parameters.update(environment.describe(self.placement))
-        parameters.update({
-            "model.params": self.params,
-            "model.flops_per_image": self.forward_flops,
-            "model.data_format_used": self.data_format,
-            "model.filter_gradient_used": self.filter_gradient,
-            "global_batch": self.global_batch, "replicas": self.replicas,
-            "workers": self.placement.num_workers,
-            "task_index": (self.placement.cluster.task_index
-                           if self.placement.cluster else 0),
-            "data": description, "logger": logger.backend_name})
-        parameters.update(environment.recipe_entries(config.log.recipes))
-        parameters.update(extra)
-        return parameters
-
-    def header(self, config, mode, description, **extra):
-        return dict(
-            model=config.model.name, params=self.params,
-            gflops=self.forward_flops / 1e9, mode=mode,
-            precision=config.model.precision, data=description,
-            replicas=self.replicas, device_kind=self.placement.device_kind,
-            device_name=environment.device_names(self.placement)[0],
-            strategy=type(self.strategy).__name__,
-            all_reduce=self.placement.all_reduce,
-            global_batch=self.global_batch, batch_size=config.data.batch_size,
-            steps_per_loop=config.loop.steps_per_loop, **extra)
+from benchmarks.distribute.cluster import (agree, explain_lost_worker,
+                                           resolve_cluster)
+from benchmarks.distribute.strategy import device_sync
+from benchmarks.evaluation import Evaluator
+from benchmarks.inputs import EvalInputs, Inputs, read_splits, split_read
+from benchmarks.loop.chunks import plan_chunks
+from benchmarks.loop.compiled import explain_xla_error
+from benchmarks.loop.driver import drive
+from benchmarks.loop.meter import ThroughputMeter
+from benchmarks.machine import peak
+from benchmarks.modes import MODES, mode_of
+from benchmarks.output import console
+from benchmarks.output.logger import Logger, metric_metadata
+from benchmarks.output.summaries import Summaries
+from benchmarks.progress import ProgressReport
+from benchmarks.results import benchmark_summary, final_metrics
+from benchmarks.training import checkpoints, steps
+from benchmarks.training.plan import build_training_plan
+from benchmarks.training.session import TrainingEvents, TrainingSession
 
 
 def run(config, *, clock=time.perf_counter, stream=None):
     """Runs one job; returns the final metrics dict that was logged."""
     cluster = resolve_cluster(config.dist)
+    mode = mode_of(config)
     try:
-        if config.eval.eval:
-            return _evaluate_checkpoint(config, stream)
-        return _run_loop(config, clock, stream)
+        setup = run_setup.build_setup(config, cluster, stream)
+        if mode.name == "eval":
+            return _evaluate_checkpoint(config, mode, setup, stream)
+        return _benchmark(config, mode, setup, clock, stream)
     except tf.errors.OpError as e:
         explained = cluster and explain_lost_worker(
             e, cluster, config.dist.worker_timeout_secs)
@@ -126,249 +58,192 @@ def run(config, *, clock=time.perf_counter, stream=None):
         raise explained from None
 
 
-def _evaluator(config, run_, model):
+def _evaluator(config, setup, split):
     eval_batch = config.eval.batch_size or config.data.batch_size
-    inputs = EvalInputs(config.data, config.model, run_.strategy, eval_batch)
-    loop = build_eval_loop(run_.strategy, model, nhwc_to_nchw=run_.nhwc_to_nchw)
+    inputs = EvalInputs(config.data, config.model, split, setup.strategy,
+                        eval_batch, num_pipelines=setup.placement.num_workers)
+    loop = MODES["eval"].build_loop(config, setup, None)
     return Evaluator(loop, inputs, num_eval_batches=config.eval.num_eval_batches,
                      num_eval_epochs=config.eval.num_eval_epochs)
 
 
-def _evaluate_checkpoint(config, stream):
-    run_ = _Run(config, stream)
-    model = run_.build_model(config)
+def _evaluate_checkpoint(config, mode, setup, stream):
     path = checkpoints.resolve_checkpoint(config.checkpoint.train_dir,
                                           config.checkpoint.checkpoint)
     run_state = checkpoints.RunState()
-    checkpoints.restore_for_eval(path, model, run_state)
-    evaluator = _evaluator(config, run_, model)
-    logger = Logger(run_.log_path(config), stream=stream)
-    try:
-        logger.log("PARAMETER", run_.parameters(
-            config, logger, evaluator.inputs.description, checkpoint=path))
-        for metric, meta in metric_metadata(("eval",)).items():
+    checkpoints.restore_for_eval(path, setup.model, run_state)
+    step = int(run_state.step.numpy())
+    evaluator = _evaluator(config, setup, read_splits(config, "eval")["validation"])
+    logger = Logger(setup.log_path(config), stream=stream)
+    with contextlib.closing(logger):
+        logger.log("PARAMETER", run_setup.parameters(
+            config, setup, mode, data=evaluator.inputs.description,
+            logger=logger, checkpoint=path))
+        for metric, meta in metric_metadata((mode.name,)).items():
             logger.metadata(metric, meta)
-        console.print_note(f"Evaluating {path} (step "
-                           f"{int(run_state.step.numpy())}) on "
+        console.print_note(f"Evaluating {path} (step {step}) on "
                            f"{evaluator.inputs.description}", stream)
-        result = evaluator.evaluate(step=int(run_state.step.numpy()))
+        result = evaluator.evaluate(step=step)
         console.print_eval(result, stream=stream)
         final = result.as_metrics()
         final["input.skipped_records"] = int(evaluator.inputs.stats.skipped.numpy())
         logger.log([], final)
-        return final
-    finally:
-        logger.close()
+    return final
 
 
-def _run_loop(config, clock, stream):
-    run_ = _Run(config, stream)
-    loop_cfg = config.loop
-    prefix = loop_cfg.prefix
-    training = prefix == "train"
-    model = run_.build_model(config)
-
-    # Epochs, the run's length and the schedule (training only).
+def _examples_per_epoch(config, splits):
     if config.data.synthetic:
-        examples_per_epoch = EXAMPLES_PER_EPOCH[config.data.data_name]["train"]
-    elif training:
-        examples_per_epoch = count_examples(config.data.data_dir, "train")
-    else:
-        examples_per_epoch = None
-    run_state = checkpoints.RunState()
-    optimizer = store = None
-    start_step, resumed_from = 0, None
-    if training:
-        steps_per_epoch = examples_per_epoch / run_.global_batch
-        last_step = run_plan.total_train_steps(loop_cfg, steps_per_epoch)
-        lr_schedule = build_schedule(
-            config.schedule, config.optimizer.init_learning_rate,
-            steps_per_epoch=steps_per_epoch, total_steps=last_step)
-        with run_.strategy.scope():
-            optimizer = build_optimizer(config.optimizer, config.model.precision,
-                                        learning_rate=LearningRate(lr_schedule),
-                                        model=model)
-            optimizer.build(model.trainable_variables)
-        if config.checkpoint.train_dir:
-            store = checkpoints.CheckpointStore(
-                config.checkpoint.train_dir, model, optimizer, run_state,
-                max_to_keep=config.checkpoint.max_ckpts_to_keep,
-                identity=checkpoints.run_identity(config, run_.global_batch),
-                is_chief=run_.placement.is_chief)
-            resumed_from = store.restore_latest()
-            start_step = int(run_state.step.numpy())
-        remaining = last_step - start_step
-    else:
-        steps_per_epoch, last_step = None, loop_cfg.total_steps
-        remaining = last_step
+        return EXAMPLES_PER_EPOCH[config.data.data_name]["train"]
+    return splits["train"].records
 
-    if training and remaining <= 0:
-        console.print_note(f"{resumed_from} is at step {start_step} of "
-                           f"{last_step}: training is complete; evaluate it "
-                           "with --eval", stream)
-        return {"train.step": start_step}
 
-    inputs = Inputs(config, run_.strategy, run_.data_format,
-                    model.layers[1].compute_dtype, run_.global_batch,
-                    start_example=int(run_state.examples_seen.numpy()))
-    # The first call compiles; a resumed run may have few steps left.
-    num_warmup = min(loop_cfg.num_warmup_batches, max(1, remaining - 1))
-    num_timed = remaining - num_warmup
-
-    evaluator = None
-    if training and config.eval.during_training:
-        evaluator = _evaluator(config, run_, model)
-    device_peak = None
-    if prefix != "input":
-        device_peak = peak.resolve_peak(
-            run_.placement.device_kind, run_.placement.devices[0],
-            environment.device_names(run_.placement)[0],
-            config.model.precision, loop_cfg.measure_peak)
-    logger = Logger(run_.log_path(config), stream=stream)
-    summaries = Summaries(run_.placement.is_chief and config.checkpoint.train_dir,
-                          config.log.summary_verbosity)
-    try:
-        # The console's "Timed step" k is log step start + warmup + k.
-        extra = {"warmup_steps": num_warmup}
-        if device_peak is not None:
-            extra.update(device_peak.as_metrics())
-        if training:
-            extra.update({"train.examples_per_epoch": examples_per_epoch,
-                          "train.steps_per_epoch": steps_per_epoch,
-                          "train.total_steps": last_step,
-                          "train.start_step": start_step,
-                          "train.resumed_from": resumed_from or "",
-                          "train.lr_schedule": str(lr_schedule)})
-        logger.log("PARAMETER", run_.parameters(config, logger,
-                                                inputs.description, **extra))
-        for metric, meta in metric_metadata((prefix, "input", "eval")).items():
-            logger.metadata(metric, meta)
-        if resumed_from:
+def _benchmark(config, mode, setup, clock, stream):
+    """A training, inference or input benchmark."""
+    splits = read_splits(config, mode.name)
+    plan = None
+    if mode.name == "train":
+        plan = build_training_plan(config, setup,
+                                   _examples_per_epoch(config, splits))
+        if plan.finished:
             console.print_note(
-                f"Resuming from {resumed_from}: step {start_step} of "
-                f"{last_step}, epoch {float(run_state.epoch.numpy()):.2f}",
-                stream)
+                f"{plan.resumed_from} is at step {plan.start_step} of "
+                f"{plan.last_step}: training is complete; evaluate it with "
+                "--eval", stream)
+            return {"train.step": plan.start_step}
+    benchmark = _Benchmark(config, mode, setup, plan, splits, clock, stream)
+    with contextlib.closing(benchmark.logger), \
+            contextlib.closing(benchmark.summaries):
+        return benchmark.run()
 
-        timed_input = not loop_cfg.deterministic  # tf.timestamp is refused
-        if prefix == "input":
-            loop = build_input_loop(run_.strategy, timed_input)
-        elif prefix == "infer":
-            loop = build_infer_loop(run_.strategy, model,
-                                    global_batch=run_.global_batch,
-                                    xla=loop_cfg.xla,
-                                    nhwc_to_nchw=run_.nhwc_to_nchw,
-                                    timed_input=timed_input)
-        else:
-            loop = build_train_loop(
-                run_.strategy, model, optimizer, global_batch=run_.global_batch,
-                weight_decay=l2_loss_factor(config.optimizer), xla=loop_cfg.xla,
-                with_accuracy=loop_cfg.print_training_accuracy,
-                nhwc_to_nchw=run_.nhwc_to_nchw,
-                label_smoothing=config.optimizer.label_smoothing,
-                timed_input=timed_input)
 
-        meter = ThroughputMeter(run_.global_batch, run_.replicas, num_warmup)
-        with_accuracy = loop_cfg.print_training_accuracy or prefix == "infer"
-        mode = {"train": "training", "infer": "inference (forward only)",
-                "input": "input pipeline only"}[prefix]
-        console.print_header(run_.header(
-            config, mode, inputs.description, warmup=num_warmup,
-            timed=num_timed, with_accuracy=with_accuracy,
-            with_lr=optimizer is not None), stream)
+class _Benchmark:
+    """The pieces of one benchmark run, wired together."""
 
-        def on_display(progress):
-            ips, uncertainty, jitter = meter.running()
-            lr_now = learning_rate_of(optimizer) if optimizer else None
-            top1 = progress.top1 if with_accuracy else None
-            console.print_progress(progress.timed_step, ips, uncertainty, jitter,
-                                   progress.loss, lr_now, top1, stream)
-            entry = {f"{prefix}.ips": ips, f"{prefix}.ips_uncertainty": uncertainty,
-                     f"{prefix}.ips_jitter": jitter, f"{prefix}.loss": progress.loss}
-            if lr_now is not None:
-                entry[f"{prefix}.learning_rate"] = lr_now
-            if top1 is not None:
-                entry[f"{prefix}.top1"] = top1
-            step = start_step + progress.step
-            logger.log(step, entry, verbosity=VERBOSE)
-            summaries.scalars(step, entry)
+    def __init__(self, config, mode, setup, plan, splits, clock, stream):
+        self.config, self.mode, self.setup, self.plan = config, mode, setup, plan
+        self.clock, self.stream = clock, stream
+        remaining = plan.remaining if plan else config.loop.total_steps
+        # The first call compiles; a resumed run may have few steps left.
+        self.num_warmup = min(config.loop.num_warmup_batches,
+                              max(1, remaining - 1))
+        self.num_timed = remaining - self.num_warmup
+        self.inputs = Inputs(
+            config, split_read(splits, mode.name), setup.strategy,
+            setup.data_format, setup.model.layers[1].compute_dtype,
+            setup.global_batch,
+            start_example=int(plan.run_state.examples_seen.numpy()) if plan else 0)
+        self.evaluator = (_evaluator(config, setup, splits["validation"])
+                          if plan and config.eval.during_training else None)
+        self.device_peak = (peak.resolve_peak(
+            setup.placement.device_kind, setup.placement.devices[0],
+            setup.device_name, config.model.precision,
+            config.loop.measure_peak) if mode.wants_peak else None)
+        self.logger = Logger(setup.log_path(config), stream=stream)
+        self.summaries = Summaries(
+            setup.placement.is_chief and config.checkpoint.train_dir,
+            config.log.summary_verbosity)
+        self.meter = ThroughputMeter(setup.global_batch, setup.replicas,
+                                     self.num_warmup)
+        self.with_accuracy = mode.shows_accuracy(config)
+        self.session = self._session() if plan else None
 
-        session = None
-        boundaries = ()
-        if training:
-            events = TrainingEvents(
-                start_step=start_step, last_step=last_step,
-                steps_per_epoch=steps_per_epoch,
-                epoch_ends=run_plan.epoch_end_steps(steps_per_epoch, last_step),
-                eval_steps=frozenset(run_plan.eval_steps(
-                    config.eval, steps_per_epoch, last_step)),
-                save_every_steps=config.checkpoint.save_model_steps,
-                save_every_secs=config.checkpoint.every_secs,
-                stop_at_top1=config.eval.stop_at_top_1_accuracy)
-            boundaries = events.call_boundaries()
-            session = TrainingSession(
-                events, run_state=run_state, global_batch=run_.global_batch,
-                examples_per_epoch=examples_per_epoch, model=model,
-                optimizer=optimizer, logger=logger, summaries=summaries,
-                evaluator=evaluator, store=store,
-                signals=checkpoints.StopSignals(),
-                agree=(functools.partial(agree, run_.strategy)
-                       if run_.placement.num_workers > 1 else None),
-                with_accuracy=loop_cfg.print_training_accuracy, clock=clock,
-                stream=stream)
-        chunks = run_plan.plan_chunks(
-            num_warmup=num_warmup, num_timed=num_timed,
-            steps_per_loop=loop_cfg.steps_per_loop,
-            display_every=loop_cfg.display_every, boundaries=boundaries)
+    def _session(self):
+        config, plan = self.config, self.plan
+        events = TrainingEvents(
+            start_step=plan.start_step, last_step=plan.last_step,
+            steps_per_epoch=plan.steps_per_epoch,
+            epoch_ends=steps.epoch_end_steps(plan.steps_per_epoch,
+                                             plan.last_step),
+            eval_steps=frozenset(steps.eval_steps(
+                config.eval, plan.steps_per_epoch, plan.last_step)),
+            save_every_steps=config.checkpoint.save_model_steps,
+            save_every_secs=config.checkpoint.every_secs,
+            stop_at_top1=config.eval.stop_at_top_1_accuracy)
+        several = self.setup.placement.num_workers > 1
+        return TrainingSession(
+            events, run_state=plan.run_state,
+            global_batch=self.setup.global_batch,
+            examples_per_epoch=plan.examples_per_epoch, model=self.setup.model,
+            optimizer=plan.optimizer, logger=self.logger,
+            summaries=self.summaries, evaluator=self.evaluator,
+            store=plan.store, signals=checkpoints.StopSignals(),
+            agree=(functools.partial(agree, self.setup.strategy)
+                   if several else None),
+            with_accuracy=self.config.loop.print_training_accuracy,
+            clock=self.clock, stream=self.stream)
+
+    def run(self):
+        self._log_start()
+        last = self._drive()
+        optimizer = self.plan.optimizer if self.plan else None
+        summary = benchmark_summary(
+            self.mode, self.setup, self.meter, last,
+            device_peak=self.device_peak, optimizer=optimizer,
+            with_accuracy=self.with_accuracy)
+        final = final_metrics(self.mode, summary, input_stats=self.inputs.stats,
+                              session=self.session, plan=self.plan)
+        console.print_summary(summary, self.stream,
+                              skipped=final.get("input.skipped_records"))
+        self.logger.log([], final)
+        return final
+
+    def _log_start(self):
+        """The PARAMETER entry, the metrics' units, the console header."""
+        config, setup, plan = self.config, self.setup, self.plan
+        # The console's "Timed step" k is log step start + warmup + k.
+        extra = {"warmup_steps": self.num_warmup}
+        if self.device_peak is not None:
+            extra.update(self.device_peak.as_metrics())
+        if plan:
+            extra.update(plan.log_entries())
+        self.logger.log("PARAMETER", run_setup.parameters(
+            config, setup, self.mode, data=self.inputs.description,
+            logger=self.logger, **extra))
+        for metric, meta in metric_metadata(
+                (self.mode.name, "input", "eval")).items():
+            self.logger.metadata(metric, meta)
+        if plan and plan.resumed_from:
+            console.print_note(
+                f"Resuming from {plan.resumed_from}: step {plan.start_step} of "
+                f"{plan.last_step}, epoch "
+                f"{float(plan.run_state.epoch.numpy()):.2f}", self.stream)
+        console.print_header(run_setup.header(
+            config, setup, self.mode, data=self.inputs.description,
+            warmup=self.num_warmup, timed=self.num_timed,
+            with_accuracy=self.with_accuracy, with_lr=plan is not None),
+            self.stream)
+
+    def _drive(self):
+        """Runs the planned calls; the last Progress."""
+        config, session = self.config, self.session
+        loop = self.mode.build_loop(config, self.setup,
+                                    self.plan.optimizer if self.plan else None)
+        chunks = plan_chunks(
+            num_warmup=self.num_warmup, num_timed=self.num_timed,
+            steps_per_loop=config.loop.steps_per_loop,
+            display_every=config.loop.display_every,
+            boundaries=session.events.call_boundaries() if session else ())
+        progress = ProgressReport(
+            self.mode, self.meter, logger=self.logger,
+            summaries=self.summaries,
+            start_step=self.plan.start_step if self.plan else 0,
+            optimizer=self.plan.optimizer if self.plan else None,
+            with_accuracy=self.with_accuracy, stream=self.stream)
         try:
             with session.signals if session else contextlib.nullcontext():
-                last = run_steps(loop, inputs.value, chunks, meter,
-                                 num_warmup=num_warmup,
-                                 display_every=loop_cfg.display_every,
-                                 on_display=on_display,
-                                 after_chunk=session and session.after_chunk,
-                                 clock=clock, sync=device_sync(run_.placement))
+                last = drive(loop, self.inputs.value, chunks, self.meter,
+                             num_warmup=self.num_warmup,
+                             display_every=config.loop.display_every,
+                             on_display=progress,
+                             after_chunk=session and session.after_chunk,
+                             clock=self.clock,
+                             sync=device_sync(self.setup.placement))
                 if session:
                     session.save()  # the final weights
         except tf.errors.OpError as e:
-            explained = (explain_xla_error(e, run_.placement.devices[0])
-                         if loop_cfg.xla else None) or inputs.explain(e)
+            explained = (explain_xla_error(e, self.setup.placement.devices[0])
+                         if config.loop.xla else None) or self.inputs.explain(e)
             if explained is None:
                 raise
             raise explained from None
-
-        flops_multiplier = {"train": model_flops.TRAIN_FLOPS_PER_FORWARD_FLOP,
-                            "infer": 1, "input": 0}[prefix]
-        summary = meter.summary(run_.forward_flops, flops_multiplier)
-        summary["loss"] = last.loss
-        placement = run_.placement
-        fraction = peak.fraction_of_peak(
-            summary["tflops"], device_peak,
-            devices=(placement.num_workers if placement.device_kind == "cpu"
-                     else run_.replicas))  # logical CPUs share one CPU
-        if fraction is not None:
-            summary["peak_fraction"] = fraction
-        if placement.num_workers > 1:
-            summary.update(per_worker_figures(placement, summary))
-            summary["weights_sha256"] = weights_fingerprint(model)
-        if with_accuracy:
-            summary["top1"] = last.top1
-        if optimizer:
-            summary["learning_rate"] = learning_rate_of(optimizer)
-        final = {f"{prefix}.{k}": v for k, v in summary.items()}
-        if inputs.stats is not None:
-            final["input.skipped_records"] = int(inputs.stats.skipped.numpy())
-        if session is not None:
-            final["train.step"] = session.step
-            final["train.epoch"] = float(run_state.epoch.numpy())
-            final["train.stopped_at_target"] = session.stopped_at_target
-            if session.last_eval is not None:
-                final.update(session.last_eval.as_metrics())
-            if store is not None:
-                final["train.checkpoint"] = store.latest
-        console.print_summary(summary, stream, skipped=final.get(
-            "input.skipped_records"))
-        logger.log([], final)
-        return final
-    finally:
-        summaries.close()
-        logger.close()
+        return last

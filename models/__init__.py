@@ -8,14 +8,17 @@
 Looking names up does not import Keras, so flag checks stay fast.
 """
 
-_DEPTH_TO_CONFIGURATION = {11: "A", 13: "B", 16: "D", 19: "E"}
-
-# name -> keyword arguments of models.vgg.build_vgg
+# Every model, by name, in depth order: the keyword arguments of
+# models.vgg.build_vgg (configurations A, B, D, E of the paper).
 _REGISTRY = {
-    f"vgg{depth}{'_bn' if bn else ''}": dict(configuration=configuration,
-                                              batch_norm=bn)
-    for depth, configuration in _DEPTH_TO_CONFIGURATION.items()
-    for bn in (False, True)
+    "vgg11": dict(configuration="A", batch_norm=False),
+    "vgg11_bn": dict(configuration="A", batch_norm=True),
+    "vgg13": dict(configuration="B", batch_norm=False),
+    "vgg13_bn": dict(configuration="B", batch_norm=True),
+    "vgg16": dict(configuration="D", batch_norm=False),
+    "vgg16_bn": dict(configuration="D", batch_norm=True),
+    "vgg19": dict(configuration="E", batch_norm=False),
+    "vgg19_bn": dict(configuration="E", batch_norm=True),
 }
 
 
@@ -25,7 +28,7 @@ class UnknownModelError(ValueError):
 
 def names():
     """Every registered model name, in depth order."""
-    return tuple(sorted(_REGISTRY, key=lambda n: (int(n[3:5]), n)))
+    return tuple(_REGISTRY)
 
 
 def get(name):

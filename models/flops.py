@@ -3,14 +3,11 @@
 FLOPs here are the usual convention of CNN papers and benchmarks: 2 x the
 multiply-accumulates of the convolution and dense layers of one forward pass.
 Bias adds, ReLU, pooling and batch norm are left out (under 0.1% for VGG).
-A training step is counted as 3 x forward (forward, input gradients, weight
-gradients), the convention MLPerf and most papers use for achieved FLOP/s.
+How many forward passes a mode counts per image is benchmarks/modes.py's.
 """
 
 import numpy as np
 from keras import layers
-
-TRAIN_FLOPS_PER_FORWARD_FLOP = 3
 
 
 def trainable_params(model):

@@ -53,6 +53,24 @@ class GemmGradConv2D(layers.Conv2D):
             relu=self.activation is keras.activations.relu)
 
 
+def _check_options(configuration, image_size, data_format, dropout,
+                   filter_gradient):
+    if configuration not in CONFIGURATIONS:
+        raise ValueError(f"unknown VGG configuration {configuration!r}; "
+                         f"known: {', '.join(sorted(CONFIGURATIONS))}")
+    if image_size < MIN_IMAGE_SIZE:
+        raise ValueError(f"image_size {image_size} is too small for VGG; "
+                         f"use at least {MIN_IMAGE_SIZE}")
+    if data_format not in ("channels_last", "channels_first"):
+        raise ValueError(f"unknown data_format {data_format!r}; use "
+                         "channels_last or channels_first")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout {dropout} must be in [0, 1)")
+    if filter_gradient not in FILTER_GRADIENTS:
+        raise ValueError(f"unknown filter_gradient {filter_gradient!r}; use "
+                         f"{' or '.join(FILTER_GRADIENTS)}")
+
+
 def build_vgg(configuration, *, batch_norm=False, num_classes=1000,
               image_size=224, data_format="channels_last", dropout=0.5,
               dtype_policy=None, filter_gradient="native", name=None):
@@ -70,20 +88,8 @@ def build_vgg(configuration, *, batch_norm=False, num_classes=1000,
       filter_gradient: "native" (TensorFlow's Conv2DBackpropFilter) or "gemm"
         (models.gemm_grad: one matmul per kernel offset).
     """
-    if configuration not in CONFIGURATIONS:
-        raise ValueError(f"unknown VGG configuration {configuration!r}; "
-                         f"known: {', '.join(sorted(CONFIGURATIONS))}")
-    if image_size < MIN_IMAGE_SIZE:
-        raise ValueError(f"image_size {image_size} is too small for VGG; "
-                         f"use at least {MIN_IMAGE_SIZE}")
-    if data_format not in ("channels_last", "channels_first"):
-        raise ValueError(f"unknown data_format {data_format!r}; use "
-                         "channels_last or channels_first")
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout {dropout} must be in [0, 1)")
-    if filter_gradient not in FILTER_GRADIENTS:
-        raise ValueError(f"unknown filter_gradient {filter_gradient!r}; use "
-                         f"{' or '.join(FILTER_GRADIENTS)}")
+    _check_options(configuration, image_size, data_format, dropout,
+                   filter_gradient)
     conv_class = GemmGradConv2D if filter_gradient == "gemm" else layers.Conv2D
 
     shape = ((image_size, image_size, 3) if data_format == "channels_last"

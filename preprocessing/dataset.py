@@ -54,20 +54,23 @@ class InputStats:
                                        name="input_skipped_records")
 
 
-def _shard(files, context):
-    """(files for this pipeline, record shard (n, i) or None)."""
+def _shard(split, context):
+    """(this pipeline's files, their record counts or None, record shard
+    (n, i) or None): whole files when there are at least as many as
+    pipelines, else every n-th record of all of them."""
+    files, counts = split.files, split.counts
     if context is None or context.num_input_pipelines == 1:
-        return files, None
+        return files, counts, None
     n, i = context.num_input_pipelines, context.input_pipeline_id
     if len(files) >= n:
-        return files[i::n], None
-    return files, (n, i)
+        return files[i::n], counts and counts[i::n], None
+    return files, counts, (n, i)
 
 
 def _records(files, *, options, record_shard, file_seed=None):
     """(serialized record, source shard path) pairs, one pass over ``files``
     (in an order shuffled by ``file_seed`` when given), in a fixed order."""
-    ds = tf.data.Dataset.from_tensor_slices(files)
+    ds = tf.data.Dataset.from_tensor_slices(list(files))
     if file_seed is not None:  # the same seed on every pipeline
         ds = ds.shuffle(len(files), seed=file_seed)
     ds = ds.interleave(
@@ -85,32 +88,32 @@ def _mix(seed, epoch, stream):
     return (tf.cast(seed, tf.int64) * 1000003 + epoch) * 4 + stream
 
 
-def _count(files, record_shard):
-    total = records.count_records(files)
+def _count(counts, record_shard):
+    total = sum(counts)
     if record_shard is None:
         return total
     n, i = record_shard
     return total // n + (1 if i < total % n else 0)
 
 
-def records_per_pipeline(data_dir, split, input_context=None):
-    """Records one input pipeline reads per pass (its file or record shard)."""
-    return _count(*_shard(records.list_shards(data_dir, split), input_context))
+def records_per_pipeline(split, input_context=None):
+    """Records one input pipeline reads per pass (its file or record shard)
+    of a counted Split."""
+    _, counts, record_shard = _shard(split, input_context)
+    return _count(counts, record_shard)
 
 
-def eval_batches_per_pipeline(data_dir, split, batch_size, input_context=None):
-    """Batches each input pipeline must yield so that one pass covers every
-    record and every replica runs the same number of steps: the largest
-    pipeline's batch count, rounded up to a multiple of the replicas that
-    pipeline feeds (tf.distribute deals a pipeline's batches to its replicas
-    in turn)."""
-    ctx = input_context or tf.distribute.InputContext()
-    files = records.list_shards(data_dir, split)
+def eval_batches_per_pipeline(split, batch_size, num_pipelines=1,
+                              num_replicas=1):
+    """Batches each input pipeline must yield so that one pass of a counted
+    Split covers every record and every replica runs the same number of
+    steps: the largest pipeline's batch count, rounded up to a multiple of
+    the replicas that pipeline feeds (tf.distribute deals a pipeline's
+    batches to its replicas in turn)."""
     largest = max(
-        _count(*_shard(files, tf.distribute.InputContext(
-            ctx.num_input_pipelines, i, ctx.num_replicas_in_sync)))
-        for i in range(ctx.num_input_pipelines))
-    per_pipeline = max(1, ctx.num_replicas_in_sync // ctx.num_input_pipelines)
+        records_per_pipeline(split, tf.distribute.InputContext(
+            num_pipelines, i, num_replicas)) for i in range(num_pipelines))
+    per_pipeline = max(1, num_replicas // num_pipelines)
     batches = -(-largest // batch_size)
     return -(-batches // per_pipeline) * per_pipeline
 
@@ -174,11 +177,12 @@ def _decode_or_skip(preprocess, image_size, stats, strict):
     return one, count
 
 
-def build_dataset(data_dir, split, *, image_size, num_classes, batch_size,
+def build_dataset(split, *, image_size, num_classes, batch_size,
                   training, options=PipelineOptions(), input_context=None,
                   seed=None, stats=None, repeat_eval=False, start_example=0,
                   num_batches=None):
-    """A tf.data.Dataset of batches for one input pipeline.
+    """A tf.data.Dataset of batches for one input pipeline over ``split``
+    (a records.Split; training needs it counted).
 
     training: endless (images, labels) batches, remainder dropped, starting
     ``start_example`` records into this pipeline's stream (resume).
@@ -189,19 +193,9 @@ def build_dataset(data_dir, split, *, image_size, num_classes, batch_size,
     number of steps.  With ``repeat_eval`` (inference benchmarks): eval
     preprocessing, endless (images, labels) batches.
     """
-    files = records.list_shards(data_dir, split)
-    files, record_shard = _shard(files, input_context)
-    stats = stats or InputStats()
-    if training:
-        ds = _training_records(files, options=options, record_shard=record_shard,
-                               seed=seed, start_example=start_example,
-                               epoch_records=_count(files, record_shard))
-    else:
-        ds = _records(files, options=options, record_shard=record_shard)
-        if options.cache:
-            ds = ds.cache()
-        ds = ds.map(lambda rec, source: (tf.constant(0, tf.int64),
-                                         tf.constant(0, tf.int64), rec, source))
+    ds = _numbered_records(split, training=training, options=options,
+                           input_context=input_context, seed=seed,
+                           start_example=start_example)
     base_seed = tf.constant(0 if seed is None else seed, tf.int64)
 
     def parse(epoch, index, serialized, source):
@@ -211,6 +205,44 @@ def build_dataset(data_dir, split, *, image_size, num_classes, batch_size,
         return encoded, label, boxes, record_seed, source
 
     ds = ds.map(parse, num_parallel_calls=AUTOTUNE)
+    one, count = _decode_or_skip(_preprocessor(training, image_size, options),
+                                 image_size, stats or InputStats(),
+                                 options.strict)
+    ds = ds.interleave(one, cycle_length=AUTOTUNE, block_length=1,
+                       num_parallel_calls=AUTOTUNE, deterministic=True)
+    ds = ds.map(count).filter(lambda image, label, ok: ok)
+    ds = _batched(ds, training=training, repeat_eval=repeat_eval,
+                  batch_size=batch_size, image_size=image_size,
+                  num_batches=num_batches)
+    ds = ds.prefetch(options.prefetch or AUTOTUNE)
+    tf_options = tf.data.Options()
+    if options.private_threads:
+        tf_options.threading.private_threadpool_size = options.private_threads
+    # Order is part of the result: a resumed run must see the same batches.
+    tf_options.deterministic = True
+    return ds.with_options(tf_options)
+
+
+def _numbered_records(split, *, training, options, input_context, seed,
+                      start_example):
+    """(epoch, index in epoch, serialized record, source shard) of this
+    pipeline: the endless training stream, or one pass (epoch 0)."""
+    files, counts, record_shard = _shard(split, input_context)
+    if training:
+        return _training_records(files, options=options,
+                                 record_shard=record_shard, seed=seed,
+                                 start_example=start_example,
+                                 epoch_records=_count(counts, record_shard))
+    ds = _records(files, options=options, record_shard=record_shard)
+    if options.cache:
+        ds = ds.cache()
+    return ds.map(lambda rec, source: (tf.constant(0, tf.int64),
+                                       tf.constant(0, tf.int64), rec, source))
+
+
+def _preprocessor(training, image_size, options):
+    """(encoded, boxes, record seed) -> image: a random crop in training,
+    the central crop in evaluation."""
     if training:
         def preprocess(encoded, boxes, record_seed):
             return imagenet.train_image(
@@ -221,31 +253,26 @@ def build_dataset(data_dir, split, *, image_size, num_classes, batch_size,
         def preprocess(encoded, boxes, record_seed):
             del boxes, record_seed
             return imagenet.eval_image(encoded, image_size=image_size)
-    one, count = _decode_or_skip(preprocess, image_size, stats, options.strict)
-    ds = ds.interleave(one, cycle_length=AUTOTUNE, block_length=1,
-                       num_parallel_calls=AUTOTUNE, deterministic=True)
-    ds = ds.map(count).filter(lambda image, label, ok: ok)
+    return preprocess
+
+
+def _batched(ds, *, training, repeat_eval, batch_size, image_size,
+             num_batches):
+    """(image, label, ok) records -> the batches build_dataset describes."""
     if training:
         ds = ds.map(lambda image, label, ok: (image, label))
-        ds = ds.batch(batch_size, drop_remainder=True)
-    elif repeat_eval:
+        return ds.batch(batch_size, drop_remainder=True)
+    if repeat_eval:
         ds = ds.map(lambda image, label, ok: (image, label)).repeat()
-        ds = ds.batch(batch_size, drop_remainder=True)
-    else:
-        ds = ds.map(lambda image, label, ok: (image, label, tf.constant(1.0)))
-        ds = ds.batch(batch_size).map(_padder(batch_size))
-        if num_batches is not None:
-            empty = (tf.zeros([batch_size, image_size, image_size, 3]),
-                     tf.zeros([batch_size], tf.int32), tf.zeros([batch_size]))
-            ds = ds.concatenate(
-                tf.data.Dataset.from_tensors(empty).repeat()).take(num_batches)
-    ds = ds.prefetch(options.prefetch or AUTOTUNE)
-    tf_options = tf.data.Options()
-    if options.private_threads:
-        tf_options.threading.private_threadpool_size = options.private_threads
-    # Order is part of the result: a resumed run must see the same batches.
-    tf_options.deterministic = True
-    return ds.with_options(tf_options)
+        return ds.batch(batch_size, drop_remainder=True)
+    ds = ds.map(lambda image, label, ok: (image, label, tf.constant(1.0)))
+    ds = ds.batch(batch_size).map(_padder(batch_size))
+    if num_batches is not None:
+        empty = (tf.zeros([batch_size, image_size, image_size, 3]),
+                 tf.zeros([batch_size], tf.int32), tf.zeros([batch_size]))
+        ds = ds.concatenate(
+            tf.data.Dataset.from_tensors(empty).repeat()).take(num_batches)
+    return ds
 
 
 def _padder(batch_size):

@@ -17,6 +17,8 @@ import glob
 import os
 import re
 import struct
+from dataclasses import dataclass
+from typing import Optional
 
 import tensorflow as tf
 
@@ -154,29 +156,49 @@ def scan_shard(path):
     return count, None
 
 
-# (path, size, mtime) -> records: a run counts the train split for its epoch
-# length and each input pipeline counts its shards again, and every
-# evaluation counts the validation split; a shard rewritten in place (a new
-# size or mtime) is counted afresh.
-_record_counts = {}
+def count_each(paths):
+    """Records in each of the given shards (headers only, see scan_shard);
+    DataError naming the first shard whose framing is broken."""
+    counts = []
+    for path in paths:
+        count, problem = scan_shard(path)
+        if problem:
+            raise DataError(f"corrupt input shard {path}: {problem}; "
+                            "re-create it (e.g. with "
+                            "scripts/build_imagenet_tfrecords.py)")
+        counts.append(count)
+    return tuple(counts)
 
 
 def count_records(paths):
-    """Records in the given shards (headers only, see scan_shard); DataError
-    naming the first shard whose framing is broken."""
-    total = 0
-    for path in paths:
-        stat = os.stat(path)
-        key = (path, stat.st_size, stat.st_mtime_ns)
-        if key not in _record_counts:
-            count, problem = scan_shard(path)
-            if problem:
-                raise DataError(f"corrupt input shard {path}: {problem}; "
-                                "re-create it (e.g. with "
-                                "scripts/build_imagenet_tfrecords.py)")
-            _record_counts[key] = count
-        total += _record_counts[key]
-    return total
+    """Records in the given shards, in all."""
+    return sum(count_each(paths))
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split's shards in a data directory, listed (and, where a run needs
+    the figure, counted) once per run and handed to whoever reads them."""
+
+    data_dir: str
+    name: str  # "train" or "validation"
+    files: tuple  # sorted shard paths
+    counts: Optional[tuple] = None  # records per file, when counted
+
+    @property
+    def records(self):
+        return sum(self.counts)
+
+    @property
+    def description(self):
+        return f"{self.data_dir} ({self.name}, {len(self.files)} shards)"
+
+
+def read_split(data_dir, name, count=True):
+    """The Split of ``name`` in ``data_dir``: its shards, and with ``count``
+    their record counts; DataError when there are none or one is broken."""
+    files = tuple(list_shards(data_dir, name))
+    return Split(data_dir, name, files, count_each(files) if count else None)
 
 
 def find_damaged_shard(paths):

@@ -17,11 +17,6 @@ from dataclasses import dataclass
 
 from reports.logs import is_number, last_value
 
-# Training runs forward, backward for activations and for weights: 3 x the
-# forward FLOPs (as the runner counts them).
-_FLOPS_MULTIPLIER = {"train": 3, "infer": 1, "eval": 1}
-
-
 @dataclass(frozen=True)
 class Column:
     key: str        # the CSV header and JSON key
@@ -112,9 +107,11 @@ def _from_progress(log, prefix, global_batch):
     out["total_ips"] = ips
     if global_batch:
         out["ms_per_step"] = 1e3 * global_batch / ips
+    # FLOPs per image of the run's mode, as the runner counted them.
     flops = log.parameters.get("model.flops_per_image")
-    if is_number(flops) and prefix in _FLOPS_MULTIPLIER:
-        out["tflops"] = ips * flops * _FLOPS_MULTIPLIER[prefix] / 1e12
+    multiplier = log.parameters.get("model.flops_multiplier")
+    if is_number(flops) and is_number(multiplier):
+        out["tflops"] = ips * flops * multiplier / 1e12
     return out
 
 

@@ -18,14 +18,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks import benchtools  # noqa: E402
-from benchmarks.conv_layers import OPS, VGG16_LAYERS, layer_flops  # noqa: E402
+from benchmarks.tools import benchtools  # noqa: E402
+from benchmarks.tools.conv_layers import OPS, VGG16_LAYERS, layer_flops  # noqa: E402
 from models.gemm_grad import pays_off  # noqa: E402
 
 
 def _measure(batch_size, onednn):
     out, _ = benchtools.run_worker(
-        [sys.executable, "-m", "benchmarks.conv_layers",
+        [sys.executable, "-m", "benchmarks.tools.conv_layers",
          f"--batch_size={batch_size}"],
         {"TF_ENABLE_ONEDNN_OPTS": "1" if onednn else "0"})
     result = json.loads(out.strip().splitlines()[-1])

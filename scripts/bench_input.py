@@ -18,7 +18,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks import benchtools  # noqa: E402
+from benchmarks.tools import benchtools  # noqa: E402
 
 
 def main():

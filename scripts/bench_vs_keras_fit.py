@@ -27,8 +27,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks import benchtools  # noqa: E402
-from benchmarks.cpu import configure_onednn  # noqa: E402
+from benchmarks.tools import benchtools  # noqa: E402
+from benchmarks.machine.cpu import configure_onednn  # noqa: E402
 
 CASES = ("train_fp32", "train_bf16", "infer_fp32", "infer_bf16")
 
@@ -59,7 +59,7 @@ configure_onednn("on", ONEDNN_ENV)
 
 def _keras(args, mode, precision, env=None):
     def run():
-        cmd = [sys.executable, "-m", "benchmarks.peers",
+        cmd = [sys.executable, "-m", "benchmarks.tools.peers",
                f"--batch_size={args.batch_size}", f"--steps={args.steps}",
                f"--warmup_steps={args.warmup_steps}", f"--precision={precision}"]
         if mode == "infer":
@@ -67,6 +67,38 @@ def _keras(args, mode, precision, env=None):
         out, rss = benchtools.run_worker(cmd, env)
         return json.loads(out.strip().splitlines()[-1])["ips"], rss
     return run
+
+
+def _run_case(args, case):
+    """Interleaved rounds of one case; (medians by contender, summary lines)."""
+    mode, precision = case.split("_")
+    tflops = []
+    print(f"== {case}", flush=True)
+    contenders = [("harness", _harness(args, mode, precision, tflops)),
+                  ("keras", _keras(args, mode, precision))]
+    if args.keras_onednn:
+        contenders.append(("keras_onednn",
+                           _keras(args, mode, precision, ONEDNN_ENV)))
+    values, rss = benchtools.interleave(
+        contenders, args.rounds,
+        report=lambda line: print("  " + line, flush=True))
+    med = {k: benchtools.median(v) for k, v in values.items()}
+    per_round = [h / k for h, k in zip(values["harness"], values["keras"])]
+    peak = [f for _, f in tflops if f is not None]
+    lines = [
+        f"{case:<11} harness {med['harness']:7.3f} img/s  keras "
+        f"{med['keras']:7.3f} img/s  ratio {med['harness'] / med['keras']:.3f} "
+        f"(rounds: {', '.join(f'{x:.3f}' for x in per_round)})  peak RSS "
+        f"harness {max(rss['harness']):.0f} / keras {max(rss['keras']):.0f} MiB"
+        f"  harness TFLOP/s {benchtools.median([t for t, _ in tflops]):.4f}"
+        + (f" = {benchtools.median(peak):.2f} of the conv peak" if peak else "")]
+    if args.keras_onednn:
+        other = med["keras_onednn"]
+        lines.append(
+            f"{'':<11} keras with oneDNN {other:7.3f} img/s  harness / it "
+            f"{med['harness'] / other:.3f}  peak RSS "
+            f"{max(rss['keras_onednn']):.0f} MiB")
+    return med, lines
 
 
 def main():
@@ -92,36 +124,10 @@ def main():
     print(f"VGG16 224x224, batch {args.batch_size}, synthetic data; "
           f"{args.steps} timed steps after {args.warmup_steps} warmup; "
           f"{args.rounds} interleaved rounds per case", flush=True)
-    medians = {}
-    lines = []
+    medians, lines = {}, []
     for case in cases:
-        mode, precision = case.split("_")
-        tflops = []
-        print(f"== {case}", flush=True)
-        contenders = [("harness", _harness(args, mode, precision, tflops)),
-                      ("keras", _keras(args, mode, precision))]
-        if args.keras_onednn:
-            contenders.append(("keras_onednn",
-                               _keras(args, mode, precision, ONEDNN_ENV)))
-        values, rss = benchtools.interleave(contenders, args.rounds,
-            report=lambda line: print("  " + line, flush=True))
-        med = {k: benchtools.median(v) for k, v in values.items()}
-        medians[case] = med
-        per_round = [h / k for h, k in zip(values["harness"], values["keras"])]
-        peak = [f for _, f in tflops if f is not None]
-        lines.append(
-            f"{case:<11} harness {med['harness']:7.3f} img/s  keras "
-            f"{med['keras']:7.3f} img/s  ratio {med['harness'] / med['keras']:.3f} "
-            f"(rounds: {', '.join(f'{x:.3f}' for x in per_round)})  peak RSS "
-            f"harness {max(rss['harness']):.0f} / keras {max(rss['keras']):.0f} MiB"
-            f"  harness TFLOP/s {benchtools.median([t for t, _ in tflops]):.4f}"
-            + (f" = {benchtools.median(peak):.2f} of the conv peak" if peak else ""))
-        if args.keras_onednn:
-            other = med["keras_onednn"]
-            lines.append(
-                f"{'':<11} keras with oneDNN {other:7.3f} img/s  harness / it "
-                f"{med['harness'] / other:.3f}  peak RSS "
-                f"{max(rss['keras_onednn']):.0f} MiB")
+        medians[case], case_lines = _run_case(args, case)
+        lines += case_lines
     print("-" * 72)
     for line in lines:
         print(line)

@@ -16,7 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.onednn import check_kernels  # noqa: E402
+from benchmarks.tools.onednn_kernels import check_kernels  # noqa: E402
 
 
 def main():

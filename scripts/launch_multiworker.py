@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks import launcher  # noqa: E402
+from benchmarks.tools import launcher  # noqa: E402
 
 
 def main():

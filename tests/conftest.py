@@ -9,7 +9,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import pytest  # noqa: E402
 
-from benchmarks.malloc import tune_glibc_malloc  # noqa: E402
+from benchmarks.machine.malloc import tune_glibc_malloc  # noqa: E402
 
 tune_glibc_malloc()  # as the CLI does (see benchmarks/malloc.py)
 

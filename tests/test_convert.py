@@ -74,7 +74,8 @@ def test_round_trip_fixes_quirks_and_reports_the_corrupt_file(quirky_tree, tmp_p
 
     # The pipeline reads them too: right labels (L-1), RGB, right count.
     from preprocessing import dataset
-    ds = dataset.build_dataset(out, "train", image_size=32, num_classes=2,
+    ds = dataset.build_dataset(records.read_split(out, "train"), image_size=32,
+                               num_classes=2,
                                batch_size=4, training=False)
     images, labels, weights = next(iter(ds))
     assert images.shape == (4, 32, 32, 3) and weights.numpy().sum() == 4

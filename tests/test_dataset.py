@@ -8,6 +8,13 @@ from conftest import write_shards
 from preprocessing import dataset, imagenet, records
 
 
+def _build(data_dir, split, **kwargs):
+    """build_dataset on the Split of ``split``, counted where training needs
+    the count (as benchmarks.inputs.read_splits does)."""
+    counted = records.read_split(data_dir, split, count=kwargs["training"])
+    return dataset.build_dataset(counted, **kwargs)
+
+
 def _labels(ds, limit=None):
     out = []
     for batch in ds.take(limit) if limit else ds:
@@ -40,7 +47,7 @@ def test_two_workers_two_replicas_see_every_record_once_per_epoch(
     root = unique_label_shards[0 if which == "by_file" else 1]
     seen = []
     for worker in range(2):
-        ds = dataset.build_dataset(
+        ds = _build(
             root, "train", image_size=32, num_classes=1000, batch_size=1,
             training=True, input_context=_context(2, worker, 4), seed=7,
             options=dataset.PipelineOptions(shuffle_buffer=64))
@@ -56,7 +63,7 @@ def test_two_workers_two_replicas_see_every_record_once_per_epoch(
 
 @pytest.mark.parametrize("batch_size", [1, 5, 23, 64])
 def test_eval_uses_every_record_exactly_once(unique_label_shards, batch_size):
-    ds = dataset.build_dataset(unique_label_shards[0], "validation",
+    ds = _build(unique_label_shards[0], "validation",
                                image_size=32, num_classes=1000,
                                batch_size=batch_size, training=False)
     batches = list(ds)
@@ -69,7 +76,7 @@ def test_eval_uses_every_record_exactly_once(unique_label_shards, batch_size):
 def test_corrupt_image_is_skipped_and_counted(tmp_path):
     write_shards(str(tmp_path), "train", list(range(1, 11)), corrupt={3, 7})
     stats = dataset.InputStats()
-    ds = dataset.build_dataset(str(tmp_path), "train",
+    ds = _build(str(tmp_path), "train",
                                image_size=32, num_classes=1000, batch_size=1,
                                training=False, stats=stats)
     labels = _labels(ds)
@@ -79,7 +86,7 @@ def test_corrupt_image_is_skipped_and_counted(tmp_path):
 
 def test_strict_input_names_the_shard(tmp_path):
     write_shards(str(tmp_path), "train", [1, 2, 3], corrupt={1})
-    ds = dataset.build_dataset(str(tmp_path), "train", image_size=32,
+    ds = _build(str(tmp_path), "train", image_size=32,
                                num_classes=1000, batch_size=1, training=False,
                                options=dataset.PipelineOptions(strict=True))
     with pytest.raises(tf.errors.InvalidArgumentError,
@@ -89,7 +96,7 @@ def test_strict_input_names_the_shard(tmp_path):
 
 def test_label_out_of_range_fails_naming_the_file(tmp_path):
     write_shards(str(tmp_path), "train", [1, 2, 12])
-    ds = dataset.build_dataset(str(tmp_path), "train", image_size=32,
+    ds = _build(str(tmp_path), "train", image_size=32,
                                num_classes=10, batch_size=1, training=False)
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match="label out of range.*train-00000-of-00001"):
@@ -100,7 +107,7 @@ def test_truncated_shard_is_an_error_not_a_hang(tmp_path):
     path, = write_shards(str(tmp_path), "train", list(range(1, 6)))
     with open(path, "r+b") as f:
         f.truncate(f.seek(0, 2) - 50)
-    ds = dataset.build_dataset(str(tmp_path), "train", image_size=32,
+    ds = _build(str(tmp_path), "train", image_size=32,
                                num_classes=1000, batch_size=1, training=False)
     with pytest.raises(tf.errors.DataLossError):
         _labels(ds)
@@ -108,7 +115,7 @@ def test_truncated_shard_is_an_error_not_a_hang(tmp_path):
 
 
 def test_training_preprocessing_shape_dtype_range(demo_shards):
-    ds = dataset.build_dataset(demo_shards, "train", image_size=40,
+    ds = _build(demo_shards, "train", image_size=40,
                                num_classes=10, batch_size=8, training=True,
                                options=dataset.PipelineOptions(distortions=True))
     images, labels = next(iter(ds))
@@ -121,7 +128,7 @@ def test_training_preprocessing_shape_dtype_range(demo_shards):
 
 def test_eval_preprocessing_is_deterministic(demo_shards):
     def first():
-        ds = dataset.build_dataset(demo_shards, "validation", image_size=32,
+        ds = _build(demo_shards, "validation", image_size=32,
                                    num_classes=10, batch_size=4, training=False)
         return next(iter(ds))[0].numpy()
     np.testing.assert_array_equal(first(), first())
@@ -165,15 +172,15 @@ def test_small_area_crop_zooms_in():
 
 def test_missing_and_empty_data_dir(tmp_path):
     with pytest.raises(records.DataError, match="does not exist"):
-        dataset.build_dataset(str(tmp_path / "x"), "train", image_size=32,
+        _build(str(tmp_path / "x"), "train", image_size=32,
                               num_classes=10, batch_size=1, training=True)
     with pytest.raises(records.DataError, match="no train"):
-        dataset.build_dataset(str(tmp_path), "train", image_size=32,
+        _build(str(tmp_path), "train", image_size=32,
                               num_classes=10, batch_size=1, training=True)
 
 
 def test_repeated_eval_batches_for_inference(unique_label_shards):
-    ds = dataset.build_dataset(unique_label_shards[0], "validation",
+    ds = _build(unique_label_shards[0], "validation",
                                image_size=32, num_classes=1000, batch_size=10,
                                training=False, repeat_eval=True)
     labels = _labels(ds, 7)  # 70 > 23 records: it wraps around
@@ -181,7 +188,7 @@ def test_repeated_eval_batches_for_inference(unique_label_shards):
 
 
 def _stream(root, *, start_example=0, batches, seed=7, batch_size=3):
-    ds = dataset.build_dataset(
+    ds = _build(
         root, "train", image_size=32, num_classes=1000, batch_size=batch_size,
         training=True, seed=seed, start_example=start_example,
         options=dataset.PipelineOptions(shuffle_buffer=64))
@@ -212,7 +219,7 @@ def test_training_stream_resumes_at_a_position(unique_label_shards, start):
 
 
 def test_eval_pads_to_a_fixed_number_of_batches(unique_label_shards):
-    ds = dataset.build_dataset(unique_label_shards[0], "validation",
+    ds = _build(unique_label_shards[0], "validation",
                                image_size=32, num_classes=1000, batch_size=10,
                                training=False, num_batches=5)
     batches = list(ds)
@@ -224,8 +231,10 @@ def test_eval_pads_to_a_fixed_number_of_batches(unique_label_shards):
 
 def test_records_per_pipeline_counts_shards(unique_label_shards):
     root, one_file = unique_label_shards
-    assert dataset.records_per_pipeline(root, "train") == 40
-    assert dataset.records_per_pipeline(root, "train", _context(2, 0, 2)) == 20
+    assert dataset.records_per_pipeline(records.read_split(root, "train")) == 40
+    assert dataset.records_per_pipeline(records.read_split(root, "train"),
+                                        _context(2, 0, 2)) == 20
     # One file, 3 pipelines: sharded by record, 14 + 13 + 13.
-    assert [dataset.records_per_pipeline(one_file, "train", _context(3, i, 3))
+    assert [dataset.records_per_pipeline(records.read_split(one_file, "train"),
+                                         _context(3, i, 3))
             for i in range(3)] == [14, 13, 13]

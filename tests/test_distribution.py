@@ -2,7 +2,7 @@ import pytest
 import tensorflow as tf
 
 from benchmarks.config import DistConfig
-from benchmarks.distribution import build_strategy
+from benchmarks.distribute.strategy import build_strategy
 from benchmarks.errors import UsageError
 from preprocessing.synthetic import build_synthetic_batch
 

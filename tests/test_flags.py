@@ -5,7 +5,7 @@ import re
 import pytest
 
 from benchmarks import config as cfg
-from benchmarks import flags
+from benchmarks import compat, flags
 from benchmarks.errors import UsageError
 from conftest import REPO
 
@@ -79,14 +79,14 @@ def test_all_reduce_spec(argv, spec):
 
 
 def test_num_epochs_counts_every_training_step():
-    from benchmarks import plan
+    from benchmarks.training import steps
     c = flags.parse(["--num_epochs=0.01", "--batch_size=16", "--num_gpus=2"])
     assert c.loop.num_epochs == 0.01
     steps_per_epoch = 1281167 / 32  # ImageNet, global batch 32
-    assert plan.total_train_steps(c.loop, steps_per_epoch) == \
+    assert steps.total_train_steps(c.loop, steps_per_epoch) == \
         math.ceil(0.01 * 1281167 / 32)  # warmup included
     c = flags.parse(["--num_batches=7", "--num_warmup_batches=3"])
-    assert plan.total_train_steps(c.loop, steps_per_epoch) == 10
+    assert steps.total_train_steps(c.loop, steps_per_epoch) == 10
 
 
 def test_flagfile(tmp_path):
@@ -136,7 +136,7 @@ def _non_default_value(flag):
     return "x"
 
 
-@pytest.mark.parametrize("name", sorted(flags.NOT_BUILT))
+@pytest.mark.parametrize("name", sorted(compat.NOT_BUILT))
 def test_flags_not_built_yet_fail_clearly(name):
     probe = flags.absl_flags.FlagValues()
     flags.define_flags(probe)
@@ -151,7 +151,7 @@ def test_flags_not_built_yet_fail_clearly(name):
 def test_every_not_built_flag_is_defined():
     probe = flags.absl_flags.FlagValues()
     flags.define_flags(probe)
-    for name in flags.NOT_BUILT:
+    for name in compat.NOT_BUILT:
         assert name in probe
 
 
@@ -256,3 +256,31 @@ def test_schedule_eval_and_checkpoint_flags():
 def test_schedule_and_eval_errors(argv, fragment):
     with pytest.raises(UsageError, match=re.escape(fragment)):
         flags.parse(argv)
+
+
+def test_every_setting_has_one_default_on_the_command_line_and_in_python():
+    from_cli, in_python = flags.parse([]), cfg.RunConfig()
+    settings = cfg.all_settings()
+    assert len(settings) > 60
+    for s in settings:
+        # The declaration's flag default reads back as the field's default...
+        assert s.parse(s.flag.default) == s.default, s.key
+        # ...and a run from an empty command line is a RunConfig() run.
+        cli = getattr(getattr(from_cli, s.section), s.field)
+        assert cli == getattr(getattr(in_python, s.section), s.field), s.key
+    # Every field of every section is a flag (the recipe list aside, which
+    # the command line's --flagfile gives).
+    keys = {s.key for s in settings} | {"log.recipes"}
+    assert set(in_python.to_dict()) == keys
+
+
+def test_every_flag_is_declared_once():
+    names = [f.name for f in flags.all_flags()]
+    assert len(names) == len(set(names))
+
+
+def test_model_flag_help_lists_the_registry():
+    import models
+    help_text = {s.flag.name: s.flag.help for s in cfg.all_settings()}["model"]
+    for name in models.names():
+        assert name in help_text

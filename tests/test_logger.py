@@ -8,7 +8,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from benchmarks import logger as dll
+from benchmarks.output import logger as dll
 
 STDOUT_LINE = re.compile(
     r"^DLL (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}) - (\S+) (.*)$")

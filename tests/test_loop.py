@@ -8,9 +8,9 @@ import tensorflow as tf
 
 import models
 from benchmarks.config import DistConfig, OptimizerConfig
-from benchmarks.distribution import build_strategy
-from benchmarks.loop import build_infer_loop, build_train_loop
-from benchmarks.optimization import build_optimizer
+from benchmarks.distribute.strategy import build_strategy
+from benchmarks.loop.compiled import build_infer_loop, build_train_loop
+from benchmarks.training.optimizers import build_optimizer
 
 GLOBAL_BATCH = 8
 
@@ -125,7 +125,7 @@ def test_adamw_decays_what_l2_decays_and_spares_batch_norm():
 
 
 def test_malloc_tuning_applies_here_and_can_be_turned_off(monkeypatch):
-    from benchmarks.malloc import tune_glibc_malloc
+    from benchmarks.machine.malloc import tune_glibc_malloc
     assert tune_glibc_malloc() is True  # this project's machines run glibc
     monkeypatch.setenv("VGGBENCH_MALLOC_TUNING", "0")
     assert tune_glibc_malloc() is False
@@ -135,7 +135,7 @@ def test_malloc_tuning_applies_here_and_can_be_turned_off(monkeypatch):
                                                (0.0, False)])
 def test_fused_sgd_takes_keras_sgd_steps(momentum, nesterov):
     import keras
-    from benchmarks.optimization import FusedSGD
+    from benchmarks.training.optimizers import FusedSGD
     rng = np.random.default_rng(0)
     start = [rng.normal(size=s).astype("float32") for s in ((3, 4), (5,))]
     grads = [[tf.constant(rng.normal(size=w.shape), tf.float32) for w in start]
@@ -156,7 +156,7 @@ def test_fused_sgd_takes_keras_sgd_steps(momentum, nesterov):
 
 
 def test_momentum_and_sgd_use_the_fused_update():
-    from benchmarks.optimization import FusedSGD
+    from benchmarks.training.optimizers import FusedSGD
     for name in ("momentum", "sgd"):
         assert isinstance(build_optimizer(OptimizerConfig(optimizer=name)),
                           FusedSGD)

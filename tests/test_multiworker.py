@@ -13,8 +13,8 @@ import time
 import pytest
 from conftest import REPO
 
-from benchmarks import launcher
-from benchmarks.cluster import Cluster, explain_lost_worker, resolve_cluster
+from benchmarks.tools import launcher
+from benchmarks.distribute.cluster import Cluster, explain_lost_worker, resolve_cluster
 from benchmarks.config import DistConfig
 from benchmarks.errors import TrainingError, UsageError
 

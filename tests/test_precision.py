@@ -12,9 +12,11 @@ import tensorflow as tf
 from conftest import tiny_config
 
 from benchmarks import config as cfg
-from benchmarks import cpu, device_choices, onednn, peak, runner
+from benchmarks import runner
+from benchmarks.machine import cpu, device_choices, peak
+from benchmarks.tools import onednn_kernels as onednn
 from benchmarks.errors import UsageError
-from benchmarks.loop import explain_xla_error
+from benchmarks.loop.compiled import explain_xla_error
 
 
 def _entries(path):

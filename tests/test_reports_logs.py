@@ -16,7 +16,8 @@ def _dlll(step, data, kind="LOG"):
 
 PARAMS = {"model.name": "vgg16", "model.precision": "bf16", "replicas": 2,
           "global_batch": 64, "data.batch_size": 32, "model.image_size": 224,
-          "model.flops_per_image": 30.94e9, "loop.forward_only": False,
+          "model.flops_per_image": 30.94e9, "model.flops_multiplier": 3,
+          "loop.forward_only": False,
           "warmup_steps": 3, "train.start_step": 0}
 
 

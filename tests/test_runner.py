@@ -98,14 +98,17 @@ def test_absurd_learning_rate_stops_with_the_step(tmp_path):
         runner.run(c, stream=io.StringIO())
 
 
-def _real(tmp_path, demo_shards, **loop):
+def _real(tmp_path, demo_shards, input_only=False, **loop):
+    import dataclasses
     from benchmarks import config as cfg
     c = tiny_config(log_path=str(tmp_path / "log.json"), **loop)
-    return c.replace(
+    c = c.replace(
         model=cfg.ModelConfig(name="vgg11", num_classes=10, image_size=32,
                               dropout=0.0),
         data=cfg.DataConfig(batch_size=4, data_dir=demo_shards,
                             datasets_shuffle_buffer_size=64))
+    # --input_only needs real data: set once the data is.
+    return c.replace(loop=dataclasses.replace(c.loop, input_only=input_only))
 
 
 @pytest.mark.parametrize("replicas", [1, 2])

@@ -4,9 +4,9 @@ the device finished, and the figures follow tf_cnn_benchmarks' formulas."""
 import numpy as np
 import pytest
 
-from benchmarks.loop import run_steps
-from benchmarks.plan import Chunk, plan_chunks
-from benchmarks.timing import ThroughputMeter
+from benchmarks.loop.driver import drive
+from benchmarks.loop.chunks import Chunk, plan_chunks
+from benchmarks.loop.meter import ThroughputMeter
 
 
 class FakeDevice:
@@ -50,7 +50,7 @@ def _run(step_seconds, *, warmup, timed, steps_per_loop=1, display_every=10,
     chunks = plan_chunks(num_warmup=warmup, num_timed=timed,
                          steps_per_loop=steps_per_loop, display_every=display_every)
     shown = []
-    run_steps(device.loop, None, chunks, meter, num_warmup=warmup,
+    drive(device.loop, None, chunks, meter, num_warmup=warmup,
               display_every=display_every, on_display=shown.append,
               clock=device.clock, sync=device.sync)
     return meter, device, shown
@@ -138,7 +138,7 @@ def test_nan_loss_names_the_step():
     chunks = plan_chunks(num_warmup=1, num_timed=5, steps_per_loop=3,
                          display_every=10)
     with pytest.raises(TrainingError, match="at step 3"):
-        run_steps(loop, None, chunks, meter, num_warmup=1, display_every=10,
+        drive(loop, None, chunks, meter, num_warmup=1, display_every=10,
                   clock=device.clock, sync=device.sync)
 
 
@@ -155,7 +155,7 @@ def test_displayed_top1_is_the_mean_since_the_previous_display():
     meter = ThroughputMeter(8, 1, 1)
     chunks = plan_chunks(num_warmup=1, num_timed=8, steps_per_loop=2,
                          display_every=4)
-    run_steps(loop, None, chunks, meter, num_warmup=1, display_every=4,
+    drive(loop, None, chunks, meter, num_warmup=1, display_every=4,
               on_display=shown.append, clock=device.clock, sync=device.sync)
     # The warmup step's 0.9 is left out; then means of steps 1-4 and 5-8.
     assert [p.top1 for p in shown] == [pytest.approx(0.625), pytest.approx(0.5)]

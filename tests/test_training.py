@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from benchmarks import checkpoints, plan, runner, schedules
+from benchmarks import runner
+from benchmarks.loop.chunks import plan_chunks
+from benchmarks.training import checkpoints, schedules, steps
 from benchmarks import config as cfg
 from benchmarks.errors import TrainingError, UsageError
 from conftest import REPO, tiny_config, write_shards
@@ -72,15 +74,15 @@ def test_warmup_on_a_constant_rate():
 # --- plan ---------------------------------------------------------------------
 
 def test_eval_and_epoch_steps():
-    ends = plan.epoch_end_steps(7.5, 30)
+    ends = steps.epoch_end_steps(7.5, 30)
     assert ends == {8: 1, 15: 2, 23: 3, 30: 4}
     e = cfg.EvalConfig(every_n_epochs=2, at_steps=(3,), at_epochs=(0.5,))
-    assert plan.eval_steps(e, 7.5, 40) == [3, 4, 15, 30, 40]
+    assert steps.eval_steps(e, 7.5, 40) == [3, 4, 15, 30, 40]
 
 
 def test_chunks_end_at_boundaries():
-    chunks = plan.plan_chunks(num_warmup=2, num_timed=10, steps_per_loop=100,
-                              display_every=5, boundaries={4, 9})
+    chunks = plan_chunks(num_warmup=2, num_timed=10, steps_per_loop=100,
+                         display_every=5, boundaries={4, 9})
     assert [c.last_step for c in chunks] == [1, 2, 4, 7, 9, 12]
 
 
@@ -171,7 +173,7 @@ def test_eval_of_a_missing_checkpoint_lists_what_exists(tmp_path):
 
 
 def test_label_smoothing_formula():
-    from benchmarks.loop import cross_entropy_per_example
+    from benchmarks.loop.compiled import cross_entropy_per_example
     logits = tf.constant([[2.0, 0.0, -1.0]])
     log_p = tf.nn.log_softmax(logits)[0].numpy()
     e = 0.1

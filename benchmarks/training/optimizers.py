@@ -102,3 +102,9 @@ def l2_loss(variables, weight_decay):
         return tf.constant(0.0)
     return weight_decay * tf.add_n(
         [tf.nn.l2_loss(tf.cast(v, tf.float32)) for v in variables])
+
+
+def learning_rate_of(optimizer):
+    """The optimizer's current learning rate, as a float."""
+    lr = optimizer.learning_rate
+    return float(lr.numpy() if hasattr(lr, "numpy") else lr)

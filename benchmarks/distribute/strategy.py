@@ -16,8 +16,8 @@ from typing import Optional
 
 import tensorflow as tf
 
-from benchmarks.cluster import (Cluster, JoinWatchdog, configure_cluster,
-                                resolve_cluster)
+from benchmarks.distribute.cluster import (Cluster, JoinWatchdog,
+                                           configure_cluster)
 from benchmarks.errors import UsageError
 
 log = logging.getLogger(__name__)
@@ -47,12 +47,12 @@ class Placement:
         return self.cluster is None or self.cluster.is_chief
 
 
-def configure_runtime(dist, deterministic=False):
-    """Thread pools, logical CPU devices and deterministic kernels.  TensorFlow
-    fixes the first two when its runtime starts, so this must run before the
-    first op of the process; in a process where TF already started (tests), a
-    differing request is reported by build_strategy rather than silently
-    dropped."""
+def configure_runtime(dist, cluster=None, deterministic=False):
+    """Thread pools, logical CPU devices, the cluster's coordination service
+    and deterministic kernels.  TensorFlow fixes these when its runtime
+    starts, so this must run before the first op of the process; in a
+    process where TF already started (tests), a differing request is
+    reported by build_strategy rather than silently dropped."""
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     threading = tf.config.threading
@@ -68,7 +68,6 @@ def configure_runtime(dist, deterministic=False):
         except RuntimeError:
             log.warning("thread count %s not applied: the TensorFlow runtime "
                         "was already started in this process", value)
-    cluster = resolve_cluster(dist)
     if cluster is not None:
         configure_cluster(cluster, dist.worker_timeout_secs)
         gpus = tf.config.list_physical_devices("GPU")
@@ -148,9 +147,9 @@ def _multi_worker_strategy(dist, cluster):
                      cluster)
 
 
-def build_strategy(dist):
-    """Returns a Placement for a DistConfig; UsageError for impossible asks."""
-    cluster = resolve_cluster(dist)
+def build_strategy(dist, cluster=None):
+    """Returns a Placement for a DistConfig on this worker of ``cluster``
+    (None: one worker); UsageError for impossible asks."""
     if cluster is not None:
         return _multi_worker_strategy(dist, cluster)
     gpus = tf.config.list_physical_devices("GPU")

@@ -6,7 +6,7 @@ error for a lost worker.
 TensorFlow's own engine does the work: MultiWorkerMirroredStrategy with
 collective all-reduce (NCCL on GPUs, ring on CPUs); its coordination service
 registers the workers and watches their heartbeats.  Worker 0 is the chief:
-it alone writes the log and the checkpoints (benchmarks/runner.py).
+it alone writes the log and the checkpoints.
 """
 
 import hashlib

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from benchmarks.cpu import (cpu_flags, cpu_model_name, native_bf16, onednn_enabled,
+from benchmarks.machine.cpu import (cpu_flags, cpu_model_name, native_bf16, onednn_enabled,
                             vector_isa)
 
 

@@ -3,7 +3,7 @@ convolution, the input gradient and the filter gradient (TensorFlow's kernel
 and models.gemm_grad's matmuls) at each distinct VGG16 layer shape, in this
 process's TensorFlow (oneDNN on or off, as it started).
 
-Run as a worker: ``python -m benchmarks.conv_layers --batch_size=16`` prints
+Run as a worker: ``python -m benchmarks.tools.conv_layers --batch_size=16`` prints
 one JSON line; scripts/bench_conv_layers.py runs it with oneDNN on and off.
 """
 
@@ -69,7 +69,7 @@ def main():
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    from benchmarks.cpu import onednn_enabled
+    from benchmarks.machine.cpu import onednn_enabled
     rates = time_layers(args.batch_size, repeats=args.repeats)
     print(json.dumps({"onednn": onednn_enabled(),
                       "rates": [[*k, v] for k, v in rates.items()]}))

@@ -11,8 +11,8 @@ import signal
 import time
 from dataclasses import dataclass, field
 
-from benchmarks import console
-from benchmarks.loop import learning_rate_of
+from benchmarks.output import console
+from benchmarks.training.optimizers import learning_rate_of
 
 
 @dataclass(frozen=True)

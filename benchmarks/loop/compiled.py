@@ -1,23 +1,14 @@
-"""The training and inference loops.
+"""The compiled loops of the training, inference and input benchmarks.
 
-Device side: a tf.function that runs ``num_steps`` steps per call under the
-strategy (--steps_per_loop), returning every step's loss so the host can name
-the exact step where it stopped being finite.
-
-Host side: ``run_steps`` cuts the run into calls so that the first call is one
-step (trace and compile), warmup ends on a call boundary and every display
-step ends a call; it reads the clock only after the device has finished.
+Each is a tf.function that runs ``num_steps`` steps per call under the
+strategy (--steps_per_loop), returning every step's loss so the host
+(loop/driver.py) can name the exact step where it stopped being finite.
 """
 
-import time
-from dataclasses import dataclass
-
-import numpy as np
 import tensorflow as tf
 
-from benchmarks.errors import TrainingError, UsageError
-from benchmarks.optimization import l2_decay_variables, l2_loss
-from benchmarks.plan import Chunk
+from benchmarks.errors import UsageError
+from benchmarks.training.optimizers import l2_decay_variables, l2_loss
 
 SUM = tf.distribute.ReduceOp.SUM
 
@@ -96,7 +87,8 @@ def build_train_loop(strategy, model, optimizer, *, global_batch, weight_decay,
             images = tf.transpose(images, [0, 3, 1, 2])
         loss, grads, top1 = forward_backward(images, labels)
         # One explicit all-reduce (the optimizers skip their own, see
-        # optimization.py), so clipping and overflow checks see global grads.
+        # training/optimizers.py), so clipping and overflow checks see global
+        # grads.
         grads = tf.distribute.get_replica_context().all_reduce(SUM, grads)
         optimizer.apply(grads, variables)
         return loss, top1
@@ -161,76 +153,3 @@ def _multi_step_loop(strategy, replica_step, timed_input=True):
                 "input_wait": waited}
 
     return loop
-
-
-@dataclass
-class Progress:
-    """What a display shows; handed to the ``on_display`` callback."""
-
-    step: int  # global step, 1-based, warmup included
-    timed_step: int  # steps since warmup ended
-    loss: float  # of the last step, as tf_cnn_benchmarks shows it
-    top1: float  # mean over the steps since the previous display
-
-
-@dataclass
-class ChunkResult:
-    """One call's outputs, handed to the ``after_chunk`` callback."""
-
-    chunk: Chunk
-    losses: np.ndarray  # per step
-    top1: np.ndarray  # per step (zeros unless accuracy is computed)
-    seconds: float
-
-
-def run_steps(loop, inputs, chunks, meter, *, num_warmup, display_every,
-              on_display=None, after_chunk=None, clock=time.perf_counter,
-              sync=tf.test.experimental.sync_devices):
-    """Runs the planned calls, timing each one.  Returns the last Progress.
-
-    ``after_chunk(ChunkResult) -> bool`` runs after each call (evaluation,
-    checkpoints, epoch logs); True stops the run.  Its time is excluded from
-    the meter's wall time (meter.pause).
-    Raises TrainingError naming the first step whose loss is NaN or Inf.
-    """
-    last = None
-    top1_sum, top1_steps = 0.0, 0  # since the previous display
-    for chunk in chunks:
-        start = clock()
-        out = loop(tf.constant(chunk.num_steps, tf.int32), inputs)
-        losses = out["loss"].numpy()  # waits for this call's outputs...
-        sync()  # ...and for every kernel still queued on any device
-        end = clock()
-        meter.record(chunk.first_step, chunk.num_steps, start, end,
-                     input_wait=float(out["input_wait"].numpy()))
-        bad = np.flatnonzero(~np.isfinite(losses))
-        if bad.size:
-            step = chunk.first_step + int(bad[0])
-            raise TrainingError(
-                f"loss became {losses[bad[0]]} at step {step}; lower "
-                "--init_learning_rate or set --gradient_clip")
-        if chunk.last_step <= num_warmup:
-            top1_sum, top1_steps = 0.0, 0  # windows start after warmup
-        else:
-            top1_sum += float(out["top1"].numpy().sum())
-            top1_steps += chunk.num_steps
-        last = Progress(chunk.last_step, chunk.last_step - num_warmup,
-                        float(losses[-1]), top1_sum / max(1, top1_steps))
-        timed = last.timed_step
-        if timed > 0 and (timed % display_every == 0 or chunk is chunks[-1]):
-            if on_display:
-                on_display(last)
-            top1_sum, top1_steps = 0.0, 0
-        if after_chunk:
-            hook_start = clock()
-            stop = after_chunk(ChunkResult(chunk, losses, out["top1"].numpy(),
-                                           end - start))
-            meter.pause(clock() - hook_start)
-            if stop:
-                break
-    return last
-
-
-def learning_rate_of(optimizer):
-    lr = optimizer.learning_rate
-    return float(lr.numpy() if hasattr(lr, "numpy") else lr)

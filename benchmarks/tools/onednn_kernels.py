@@ -14,7 +14,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from benchmarks.cpu import cpu_flags, native_bf16
+from benchmarks.machine.cpu import cpu_flags, native_bf16
 
 # The child: a conv + pool + dense model's training step in the policy of
 # the precision asked, run twice inside one tf.function (as the harness does).

@@ -2,7 +2,7 @@
 with a plain ``model.fit`` (or run with ``model.predict``), on the same kind of
 synthetic data, timed the way a user would time it.
 
-Run as a worker process: ``python -m benchmarks.peers --batch_size=16 ...``
+Run as a worker process: ``python -m benchmarks.tools.peers --batch_size=16 ...``
 prints one JSON line {"ips": ..., ...}.  scripts/bench_vs_keras_fit.py drives it.
 """
 
@@ -52,7 +52,7 @@ def keras_throughput(*, batch_size, steps, warmup_steps, image_size=224,
 
 
 def main():
-    from benchmarks.malloc import tune_glibc_malloc
+    from benchmarks.machine.malloc import tune_glibc_malloc
     tune_glibc_malloc()  # the harness's allocator settings: compare code alone
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch_size", type=int, default=16)

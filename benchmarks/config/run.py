@@ -1,0 +1,180 @@
+"""Config sections for what runs where: the model, the devices, the data and
+the logs.  Each field is one setting (see settings.py)."""
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import models
+from benchmarks.config.settings import (at_least, boolean, enum, floating,
+                                        in_range, integer, listing,
+                                        number_pair, one_of,
+                                        optional_at_least, string)
+from benchmarks.errors import UsageError
+
+PRECISION_TO_POLICY = {"fp32": None, "bf16": "mixed_bfloat16",
+                       "fp16": "mixed_float16"}
+# --conv_filter_gradient: TensorFlow's kernel, models/gemm_grad.py's matmuls,
+# or the device's choice (machine.device_choices.resolve_filter_gradient).
+FILTER_GRADIENTS = ("auto", "native", "gemm")
+ONEDNN_MODES = ("auto", "on", "off")  # --onednn (machine.cpu.configure_onednn)
+# How gradients are summed across replicas (distribute/strategy.py).
+ALL_REDUCE_SPECS = (None, "nccl", "hierarchical_copy", "pscpu", "psgpu")
+# Images per epoch of the datasets the runner knows (ILSVRC2012).
+EXAMPLES_PER_EPOCH = {"imagenet": {"train": 1281167, "validation": 50000}}
+
+_LAYOUTS = {"NHWC": "channels_last", "NCHW": "channels_first"}
+_LAYOUT_FLAGS = {v: k for k, v in _LAYOUTS.items()}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = string(
+        "vgg16", f"Model name: {', '.join(models.names())}.", flag="model")
+    num_classes: int = integer(1000, "Number of output classes.")
+    image_size: int = integer(224, "Input height and width (>= 32).")
+    # channels_last|channels_first; None: per device
+    data_format: Optional[str] = enum(
+        None, tuple(_LAYOUTS), "Layout; default NCHW on GPUs, NHWC on the CPU.",
+        parse=_LAYOUTS.get, to_flag=_LAYOUT_FLAGS.get)
+    dropout: float = floating(0.5, "Dropout rate after fc1 and fc2.")
+    precision: str = enum(
+        "fp32", tuple(PRECISION_TO_POLICY), "Compute precision (Keras mixed "
+        "precision; variables stay fp32).")
+    filter_gradient: str = enum(
+        "auto", FILTER_GRADIENTS, "Convolution filter gradient: TensorFlow's "
+        "kernel, or one matmul per kernel offset (in layers of 56x56 and up); "
+        "auto: gemm for fp32 on the CPU under oneDNN.",
+        flag="conv_filter_gradient")
+
+    def __post_init__(self):
+        try:
+            models.get(self.name)
+        except models.UnknownModelError as e:
+            raise UsageError(str(e)) from None
+        at_least("num_classes", self.num_classes, 2)
+        at_least("image_size", self.image_size, 32)
+        one_of("precision", self.precision, PRECISION_TO_POLICY)
+        one_of("data_format", self.data_format,
+               (None, "channels_last", "channels_first"))
+        one_of("conv_filter_gradient", self.filter_gradient, FILTER_GRADIENTS)
+        if not 0.0 <= self.dropout < 1.0:
+            raise UsageError(f"--dropout must be in [0, 1) (got {self.dropout})")
+
+    @property
+    def dtype_policy(self):
+        return PRECISION_TO_POLICY[self.precision]
+
+
+def _lower(value):
+    return value.lower() if value else value
+
+
+@dataclass(frozen=True)
+class DistConfig:
+    device: Optional[str] = enum(  # cpu|gpu; None: gpu when one exists
+        None, ("cpu", "gpu", "CPU", "GPU"), "Compute device; default gpu "
+        "when one exists, else cpu.", parse=_lower)
+    num_gpus: int = integer(
+        1, "GPUs to replicate over (MirroredStrategy).  With --device=cpu, "
+        "tf_cnn_benchmarks' meaning: that many CPU devices.")
+    num_cpu_devices: int = integer(
+        0, "Split the CPU into N logical devices and mirror over them (for "
+        "testing without GPUs).")
+    all_reduce_spec: Optional[str] = string(
+        None, "nccl | hierarchical_copy | pscpu (reduce on the CPU) | psgpu "
+        "(reduce on GPU 0).")
+    num_intra_threads: Optional[int] = integer(
+        None, "Intra-op threads; 0 or unset: TensorFlow picks.")
+    num_inter_threads: int = integer(0, "Inter-op threads; 0: TensorFlow picks.")
+    # Several workers (MultiWorkerMirroredStrategy): host:port of every
+    # worker and this one's index; empty: TF_CONFIG if set, else one worker.
+    worker_hosts: tuple = listing(
+        (), "host:port of every worker, the same list on each; worker 0 is "
+        "the chief.", parse=tuple)
+    task_index: int = integer(0, "This worker's index in --worker_hosts.")
+    # How long a worker waits for a peer that has not joined or stopped
+    # answering (registration, heartbeats, each collective) before failing.
+    worker_timeout_secs: float = floating(
+        300.0, "Seconds a worker waits for a peer that never joins or stops "
+        "answering before it fails.")
+    onednn: str = enum(
+        "auto", ONEDNN_MODES, "oneDNN's CPU kernels (TF_ENABLE_ONEDNN_OPTS, "
+        "set before TensorFlow starts); auto: on for x86-64 unless the "
+        "variable is set.")
+
+    def __post_init__(self):
+        one_of("device", self.device, (None, "cpu", "gpu"))
+        one_of("onednn", self.onednn, ONEDNN_MODES)
+        if self.worker_hosts and not 0 <= self.task_index < len(self.worker_hosts):
+            raise UsageError(f"--task_index={self.task_index} is not one of the "
+                             f"{len(self.worker_hosts)} --worker_hosts (0.."
+                             f"{len(self.worker_hosts) - 1})")
+        if not self.worker_timeout_secs > 0:
+            raise UsageError("--worker_timeout_secs must be positive")
+        at_least("num_gpus", self.num_gpus, 0)
+        at_least("num_cpu_devices", self.num_cpu_devices, 0)
+        one_of("all_reduce_spec", self.all_reduce_spec, ALL_REDUCE_SPECS)
+        if self.num_cpu_devices and self.device == "gpu":
+            raise UsageError("--num_cpu_devices splits the CPU; it cannot be "
+                             "combined with --device=gpu")
+        optional_at_least("num_intra_threads", self.num_intra_threads, 0)
+        at_least("num_inter_threads", self.num_inter_threads, 0)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    batch_size: int = integer(32, "Batch size per replica (per device).")
+    data_dir: Optional[str] = string(  # None: synthetic data
+        None, "ImageNet TFRecord directory; unset: synthetic data.")
+    data_name: str = string("imagenet", "Dataset name (imagenet).")
+    crop_area_range: tuple = listing(
+        (0.08, 1.0), "Training crop area, as a fraction of the image: lo,hi "
+        "(timm's --scale).", parse=number_pair("crop_area_range"))
+    crop_aspect_range: tuple = listing(
+        (0.75, 1.333), "Training crop aspect ratio range: lo,hi (timm's "
+        "--ratio).", parse=number_pair("crop_aspect_range"))
+    distortions: bool = boolean(False, "Colour distortions in training "
+                                "preprocessing.")
+    datasets_use_caching: bool = boolean(
+        False, "Cache the raw records in memory after the first epoch.")
+    datasets_num_private_threads: Optional[int] = integer(
+        None, "Private thread pool for the input pipeline; unset: "
+        "TensorFlow's pool.")
+    datasets_parallel_interleave_cycle_length: Optional[int] = integer(
+        None, "Files read in parallel; unset: AUTOTUNE.")
+    datasets_prefetch_buffer_size: Optional[int] = integer(
+        None, "Batches prefetched; unset: AUTOTUNE.")
+    datasets_shuffle_buffer_size: int = integer(
+        10000, "Records in the shuffle buffer.")
+    strict_input: bool = boolean(
+        False, "Fail on a record that does not decode instead of skipping and "
+        "counting it.")
+
+    def __post_init__(self):
+        at_least("batch_size", self.batch_size, 1, "it is the batch per replica")
+        one_of("data_name", self.data_name, tuple(EXAMPLES_PER_EPOCH))
+        in_range("crop_area_range", self.crop_area_range, 0.0, 1.0)
+        in_range("crop_aspect_range", self.crop_aspect_range, 0.0, float("inf"))
+        at_least("datasets_shuffle_buffer_size",
+                 self.datasets_shuffle_buffer_size, 1)
+        for name in ("datasets_num_private_threads",
+                     "datasets_parallel_interleave_cycle_length",
+                     "datasets_prefetch_buffer_size"):
+            optional_at_least(name, getattr(self, name), 1)
+
+    @property
+    def synthetic(self):
+        return self.data_dir is None
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    log_path: Optional[str] = string(  # None: stdout only
+        None, "Write the dllogger JSON log here.")
+    summary_verbosity: int = integer(
+        0, "TensorBoard summaries in --train_dir: 0 none, 1 scalars, 2 "
+        "scalars and weight histograms.")
+    recipes: tuple = field(default=())  # the --flagfile paths used
+
+    def __post_init__(self):
+        one_of("summary_verbosity", self.summary_verbosity, (0, 1, 2))

@@ -1,0 +1,119 @@
+"""What every mode builds first: the runtime and the strategy with its
+devices, the choices left to the device (layout, filter gradient), the model
+and its size; and the PARAMETER log entry that describes them."""
+
+import sys
+from dataclasses import dataclass
+
+import keras
+
+import models
+from benchmarks.distribute.strategy import (Placement, build_strategy,
+                                            configure_runtime)
+from benchmarks.machine import environment
+from benchmarks.machine.cpu import (cpu_flags, onednn_enabled,
+                                    precision_warning)
+from benchmarks.machine.device_choices import (resolve_data_format,
+                                               resolve_filter_gradient)
+from models import flops as model_flops
+
+
+@dataclass
+class RunSetup:
+    placement: Placement
+    data_format: str  # channels_last | channels_first, as the model runs
+    filter_gradient: str  # native | gemm, as the model runs
+    batch_size: int  # per replica
+    synthetic: bool  # the input is a fixed synthetic batch
+    model: keras.Model
+    params: int  # trainable parameters
+    forward_flops: int  # FLOPs of one image's forward pass
+
+    @property
+    def strategy(self):
+        return self.placement.strategy
+
+    @property
+    def replicas(self):
+        return self.placement.num_replicas
+
+    @property
+    def global_batch(self):
+        return self.batch_size * self.replicas
+
+    @property
+    def nhwc_to_nchw(self):
+        """Real-data pipelines make NHWC images; an NCHW model transposes
+        them on its device."""
+        return not self.synthetic and self.data_format == "channels_first"
+
+    @property
+    def device_name(self):
+        return environment.device_names(self.placement)[0]
+
+    def log_path(self, config):
+        """Only the chief writes the dllogger log."""
+        return config.log.log_path if self.placement.is_chief else None
+
+
+def build_setup(config, cluster, stream=None):
+    """Configures the runtime (before TensorFlow's first op), builds the
+    strategy on this worker of ``cluster`` and the model under it."""
+    configure_runtime(config.dist, cluster,
+                      deterministic=config.loop.deterministic)
+    placement = build_strategy(config.dist, cluster)
+    keras.utils.set_random_seed(config.loop.tf_random_seed)
+    data_format = resolve_data_format(config.model.data_format,
+                                      placement.device_kind, stream)
+    filter_gradient = resolve_filter_gradient(
+        config.model.filter_gradient, device_kind=placement.device_kind,
+        precision=config.model.precision, xla=config.loop.xla,
+        data_format=data_format, onednn=onednn_enabled())
+    if placement.device_kind == "cpu":
+        warning = precision_warning(config.model.precision, cpu_flags())
+        if warning:
+            print(warning, file=stream or sys.stderr)
+    m = config.model
+    with placement.strategy.scope():
+        model = models.build(m.name, num_classes=m.num_classes,
+                             image_size=m.image_size, data_format=data_format,
+                             dropout=m.dropout, dtype_policy=m.dtype_policy,
+                             filter_gradient=filter_gradient)
+    return RunSetup(placement, data_format, filter_gradient,
+                    config.data.batch_size, config.data.synthetic, model,
+                    model_flops.trainable_params(model),
+                    model_flops.forward_flops_per_image(model))
+
+
+def parameters(config, setup, mode, *, data, logger, **extra):
+    """The PARAMETER entry: the config, the environment, the run's shape."""
+    entry = dict(config.to_dict())
+    entry.update(environment.describe(setup.placement))
+    cluster = setup.placement.cluster
+    entry.update({
+        "model.params": setup.params,
+        "model.flops_per_image": setup.forward_flops,
+        "model.flops_multiplier": mode.flops_multiplier,
+        "model.data_format_used": setup.data_format,
+        "model.filter_gradient_used": setup.filter_gradient,
+        "global_batch": setup.global_batch, "replicas": setup.replicas,
+        "workers": setup.placement.num_workers,
+        "task_index": cluster.task_index if cluster else 0,
+        "data": data, "logger": logger.backend_name})
+    entry.update(environment.recipe_entries(config.log.recipes))
+    entry.update(extra)
+    return entry
+
+
+def header(config, setup, mode, *, data, **extra):
+    """What the console header shows (output/console.print_header)."""
+    return dict(
+        model=config.model.name, params=setup.params,
+        gflops=setup.forward_flops / 1e9, mode=mode.label,
+        precision=config.model.precision, data=data,
+        replicas=setup.replicas, device_kind=setup.placement.device_kind,
+        device_name=setup.device_name,
+        strategy=type(setup.strategy).__name__,
+        all_reduce=setup.placement.all_reduce,
+        global_batch=setup.global_batch, batch_size=config.data.batch_size,
+        steps_per_loop=config.loop.steps_per_loop, **extra)
