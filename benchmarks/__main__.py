@@ -8,6 +8,9 @@ run with one line on stderr and a non-zero exit, never a traceback.
 import os
 import sys
 
+from benchmarks.machine.quiet_start import quiet_start, user_set_log_level
+
+_QUIET = not user_set_log_level()  # the user's level is the user's
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ chatter down
 
 from benchmarks.machine.malloc import tune_glibc_malloc  # noqa: E402
@@ -32,12 +35,30 @@ def _main(argv):
     absl_logging.set_verbosity(absl_logging.WARNING)
     try:
         config = flags.to_config(absl_flags.FLAGS, sys.argv)
-        from benchmarks.machine.cpu import configure_onednn
-        configure_onednn(config.dist.onednn)  # read when TensorFlow starts
-        from benchmarks import runner  # imports TensorFlow: after the flag checks
+        if config.log.flush_stdout:
+            sys.stdout.reconfigure(line_buffering=True)
+        if config.dist.ps_task:
+            print(f"Parameter server task {config.dist.task_index} "
+                  "(--job_name=ps): the workers all-reduce their gradients "
+                  "(MultiWorkerMirroredStrategy) and need no parameter "
+                  "server; nothing to serve, exiting.", flush=True)
+            return
+        _prepare_environment(config)
+        with quiet_start(_QUIET):  # TensorFlow's import and device discovery
+            import tensorflow as tf
+            from benchmarks import runner  # after the flag checks
+            tf.config.list_physical_devices()
         runner.run(config)
     except VggbenchError as e:
         _fail(str(e), e.exit_code, getattr(e, "exit_immediately", False))
+
+
+def _prepare_environment(config):
+    """What TensorFlow reads from the environment when it starts."""
+    from benchmarks.machine.cpu import configure_onednn
+    from benchmarks.machine.runtime_options import set_environment
+    configure_onednn(config.dist.onednn)
+    set_environment(config.runtime, config.dist)
 
 
 def _fail(message, code, immediately=False):

@@ -1,85 +1,230 @@
-"""tf_cnn_benchmarks' flags that are not one config field each: their
-declarations and their translation into config values, written by hand and
-kept together here.
+"""tf_cnn_benchmarks' flags that are not one config field each, written by hand
+and kept together here: their declarations, their kind, and their
+translation into config values.
 
-Every other flag is a config field declared once in benchmarks/config/;
-benchmarks/flags.py defines both kinds and calls ``translate`` between
-reading the flags and building the RunConfig.
+Every tf_cnn_benchmarks flag is one of three kinds:
+
+  built       it does here what it did there: a config field of its own
+              (benchmarks/config/), or a translation below;
+  no effect   TF2 (or this harness) already does what it asked: accepted,
+              and one line on stderr says so and why;
+  refused     it asks for something not built here: one line names the
+              reason and the alternative, and the run does not start.
+
+benchmarks/flags.py defines every flag and calls ``translate`` between
+reading them and building the RunConfig.
 """
 
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from benchmarks.config import EXAMPLES_PER_EPOCH, NUM_CLASSES
 from benchmarks.config.settings import Flag
 from benchmarks.errors import UsageError
 
-_VARIABLE_UPDATES = ("replicated", "parameter_server", "independent",
-                     "distributed_replicated", "distributed_all_reduce",
-                     "collective_all_reduce", "horovod")
+BUILT, NO_EFFECT, REFUSED = "built", "no effect", "refused"
 _DEVICES = ("cpu", "gpu", "CPU", "GPU")
 
-# Flags accepted for command-line compatibility whose feature is not built
-# yet: set to anything but its default, each is an error naming the missing
-# feature, then what to do instead; never a silent no-op.
-NOT_BUILT = {
-    "ps_hosts": "parameter servers; MultiWorkerMirroredStrategy needs only "
-                "--worker_hosts",
-    "trace_file": "tracing; omit it",
-    "tfprof_file": "tfprof profiling; omit it",
-    "display_perf_ewma": "EWMA display; omit it",
-}
+
+@dataclass(frozen=True)
+class CompatFlag:
+    flag: Flag
+    kind: str
+    # built: what it does; no effect: why; refused: why, and what to do.
+    note: str
+    # no effect: the values that would ask for something else -> a one-line
+    # reason to refuse them (None: the value is fine).
+    refuse: Optional[Callable] = None
+
+
+def _flag(name, flag_type, default, help, choices=()):
+    return Flag(name, flag_type, default, help, tuple(choices))
+
+
+def _built(name, flag_type, default, help, choices=()):
+    return CompatFlag(_flag(name, flag_type, default, help, choices), BUILT,
+                      help)
+
+
+def _no_effect(name, flag_type, default, why, refuse=None, choices=()):
+    return CompatFlag(_flag(name, flag_type, default, f"No effect: {why}.",
+                            choices), NO_EFFECT, why, refuse)
+
+
+def _refused(name, flag_type, default, why, choices=()):
+    return CompatFlag(_flag(name, flag_type, default, f"Refused: {why}.",
+                            choices), REFUSED, why)
+
+
+def _unless(allowed, why):
+    """A ``refuse`` for values other than ``allowed``."""
+    return lambda value: None if value in allowed else why
+
 
 FLAGS = (
-    Flag("use_fp16", "boolean", False, "Same as --precision=fp16."),
-    Flag("variable_update", "enum", "replicated",
-         "replicated: mirrored variables, all-reduced gradients "
-         "(collective_all_reduce, distributed_replicated and "
-         "distributed_all_reduce mean the same; with --worker_hosts or "
-         "TF_CONFIG across workers); parameter_server: gradients reduced on "
-         "one device.", _VARIABLE_UPDATES),
-    Flag("hierarchical_copy", "boolean", False,
-         "Same as --all_reduce_spec=hierarchical_copy."),
-    Flag("local_parameter_device", "enum", "gpu",
-         "With --variable_update=parameter_server: where gradients are "
-         "reduced.", _DEVICES),
-    Flag("job_name", "string", None, "tf_cnn_benchmarks compatibility: "
-         "'worker' (or unset); there are no parameter servers."),
-    Flag("display_perf_ewma", "float", None, "Not built yet."),
-    Flag("ps_hosts", "string", None, "Not built yet."),
-    Flag("trace_file", "string", None, "Not built yet."),
-    Flag("tfprof_file", "string", None, "Not built yet."),
+    # Built: translated below.
+    _built("use_fp16", "boolean", False, "Same as --precision=fp16."),
+    _built("hierarchical_copy", "boolean", False,
+           "Same as --all_reduce_spec=hierarchical_copy."),
+    _built("local_parameter_device", "enum", "gpu",
+           "With --variable_update=parameter_server: where gradients are "
+           "reduced.", _DEVICES),
+    _built("job_name", "enum", "", "worker: a worker of --worker_hosts; ps: "
+           "a parameter-server task, which has nothing to do here (workers "
+           "all-reduce) and exits at once, saying so; controller is refused.",
+           ("ps", "worker", "controller", "")),
+    _built("xla_compile", "boolean", False, "Same as --xla: compile the step "
+           "with XLA; where it cannot, one line says so."),
+    # No effect: TF2 already does it.
+    _no_effect("use_datasets", "boolean", True, "the input pipeline is "
+               "tf.data (datasets) either way"),
+    _no_effect("input_preprocessor", "string", "default", "ImageNet images "
+               "go through the default (Inception-style) preprocessing",
+               _unless(("default",), "only the default preprocessor is built "
+                       "for ImageNet; omit --input_preprocessor")),
+    _no_effect("batch_group_size", "integer", 1, "tf.data batches the input "
+               "itself; there is no image-producer thread to group batches for"),
+    _no_effect("collect_eval_results_async", "boolean", False, "evaluation "
+               "results are summed inside the compiled step",
+               _unless((False,), "tf_cnn_benchmarks built it for ssd300 only; "
+                       "omit it")),
+    _no_effect("network_topology", "enum", "dgx1", "TF2's "
+               "HierarchicalCopyAllReduce picks its own hierarchy",
+               choices=("dgx1", "gcp_v100")),
+    _no_effect("compact_gradient_transfer", "boolean", True, "TF2's "
+               "all-reduce packs gradients itself (see --gradient_repacking)"),
+    _no_effect("agg_small_grads_max_bytes", "integer", 0, "TF2's all-reduce "
+               "batches small gradients itself (see --gradient_repacking)"),
+    _no_effect("agg_small_grads_max_group", "integer", 10, "TF2's all-reduce "
+               "batches small gradients itself (see --gradient_repacking)"),
+    _no_effect("allreduce_merge_scope", "integer", 1, "TF2's all-reduce "
+               "merges its collectives itself"),
+    _no_effect("variable_consistency", "enum", "strong", "replicas always "
+               "start a step from the previous step's update (strong), the "
+               "only consistency synchronous all-reduce has",
+               _unless(("strong",), "relaxed consistency belongs to "
+                       "parameter-server training, which is not built; omit "
+                       "it"), ("strong", "relaxed")),
+    _no_effect("datasets_parallel_interleave_prefetch", "integer", None,
+               "tf.data's autotuned interleave prefetches its files itself"),
+    _no_effect("use_resource_vars", "boolean", False, "TF2's variables are "
+               "resource variables"),
+    _no_effect("sparse_to_dense_grads", "boolean", False, "VGG's gradients "
+               "are dense"),
+    _no_effect("use_tf_layers", "boolean", True, "the models are Keras layers "
+               "either way (tf_cnn_benchmarks: it changes neither speed nor "
+               "accuracy)"),
+    _no_effect("use_python32_barrier", "boolean", False, "there is no "
+               "image-producer thread to synchronise"),
+    _no_effect("resnet_base_lr", "float", None, "only ResNet's "
+               "learning-rate heuristic reads it; VGG's rate is "
+               "--init_learning_rate"),
+    _no_effect("backbone_model_path", "string", None, "only SSD's backbone "
+               "reads it"),
+    _no_effect("cross_replica_sync", "boolean", True, "replicas always step "
+               "in sync (all-reduce)",
+               _unless((True,), "asynchronous replicas need parameter "
+                       "servers, which are not built; train synchronously")),
+    _no_effect("server_protocol", "string", "grpc", "workers talk gRPC, what "
+               "MultiWorkerMirroredStrategy uses",
+               _unless(("grpc",), "TensorFlow's pip builds carry gRPC only; "
+                       "use --server_protocol=grpc or omit it")),
+    _no_effect("ps_hosts", "string", "", "workers all-reduce their gradients "
+               "(MultiWorkerMirroredStrategy) and need no parameter servers"),
+    # Refused: not built; the line says what to do instead.
+    _refused("staged_vars", "boolean", False, "staged variables belong to "
+             "parameter-server training, which is not built; omit it"),
+    _refused("fp16_vars", "boolean", False, "Keras mixed precision keeps the "
+             "variables in fp32 (tf_cnn_benchmarks recommends that too); omit "
+             "it"),
+    _refused("freeze_when_forward_only", "boolean", False, "freezing the "
+             "weights into constants is not built; --forward_only already runs "
+             "the step as one compiled tf.function"),
+    _refused("trt_mode", "enum", "", "TensorRT conversion (TF-TRT) is not "
+             "built; omit it", ("", "FP32", "FP16", "INT8")),
+    _refused("trt_max_workspace_size_bytes", "integer", 4 << 30, "TensorRT "
+             "conversion (TF-TRT) is not built; omit it"),
+    _refused("debugger", "string", None, "TF1's tfdbg is gone in TF2; use "
+             "tf.debugging.experimental.enable_dump_debug_info and "
+             "TensorBoard's Debugger V2"),
+    _refused("horovod_device", "string", "", "Horovod is not built; run "
+             "several workers with --worker_hosts (MultiWorkerMirroredStrategy)"),
+    _refused("controller_host", "string", None, "the distributed_all_reduce "
+             "controller is not built; --worker_hosts workers all-reduce "
+             "without one"),
+    _refused("partitioned_graph_file_prefix", "string", None, "TF2 runs "
+             "functions, not partitioned session graphs; use --graph_file "
+             "for the step's graph, or --trace_file"),
+    _refused("benchmark_log_dir", "string", None, "Model Garden's "
+             "BenchmarkFileLogger is not built; --log_path writes every "
+             "figure as dllogger JSON"),
+    _refused("ml_perf_compliance_logging", "boolean", False, "MLPerf "
+             "compliance logging is not built; --log_path writes every "
+             "figure as dllogger JSON"),
 )
-_DEFAULTS = {f.name: f.default for f in FLAGS}
+_BY_NAME = {c.flag.name: c for c in FLAGS}
+
+
+def kind_of(name):
+    """The kind of a flag (config fields are all built)."""
+    return _BY_NAME[name].kind if name in _BY_NAME else BUILT
+
+
+def note_of(name):
+    """What a compatibility flag does, or why it has no effect or is
+    refused; None for config fields (their help says)."""
+    return _BY_NAME[name].note if name in _BY_NAME else None
 
 
 def translate(given, present, values):
     """Applies the compatibility flags to the config values.
 
     ``given``: {flag: value} of the flags in FLAGS; ``present``: the names of
-    the flags set on the command line (or in a flagfile); ``values``: the
+    every flag set on the command line (or in a flagfile); ``values``: the
     config fields read from their own flags, {"section.field": value}.
-    Returns the values to build the RunConfig from.
+    Returns (the values to build the RunConfig from, the notes to print: one
+    line per no-effect flag given).
     """
-    for name, reason in NOT_BUILT.items():
-        if given[name] != _DEFAULTS[name]:
-            raise UsageError(f"--{name} is accepted but not built yet ({reason})")
+    notes = _check_kinds(given, present)
     values = dict(values)
-    if "num_batches" in present and "num_epochs" in present:
-        raise UsageError("give --num_batches or --num_epochs, not both")
     _devices(given, values)
     _precision(given, values)
-    if given["job_name"] not in (None, "", "worker"):
-        raise UsageError(f"--job_name={given['job_name']}: only 'worker' jobs "
-                         "exist here (MultiWorkerMirroredStrategy, no parameter "
-                         "servers or controller); use --job_name=worker or omit "
-                         "it")
-    return values
+    _job(given, values)
+    _run_length(present, values)
+    _dataset(present, values)
+    if given["xla_compile"]:
+        values["loop.xla"] = True
+    if values["runtime.mkl"] and "onednn" not in present:
+        values["dist.onednn"] = "on"
+    return values, notes
+
+
+def _check_kinds(given, present):
+    notes = []
+    for c in FLAGS:
+        name, value = c.flag.name, given[c.flag.name]
+        if c.kind == REFUSED and value != c.flag.default:
+            raise UsageError(f"--{name} is not supported: {c.note}")
+        if c.kind == NO_EFFECT and name in present:
+            refusal = c.refuse(value) if c.refuse else None
+            if refusal:
+                raise UsageError(f"--{name}={value} is not supported: {refusal}")
+            notes.append(f"--{name} has no effect: {c.note}")
+    return notes
 
 
 def _devices(given, values):
     """--variable_update, --hierarchical_copy, --local_parameter_device and
     tf_cnn_benchmarks' --device=cpu --num_gpus=N (N CPU devices)."""
-    update = given["variable_update"]
-    if update in ("independent", "horovod"):
-        raise UsageError(f"--variable_update={update} is not supported; use "
+    update = values["dist.variable_update"]
+    if update == "independent":
+        raise UsageError("--variable_update=independent (replicas that never "
+                         "exchange gradients) is not supported; use "
                          "replicated")
+    if update == "horovod":
+        raise UsageError("--variable_update=horovod is not supported: run "
+                         "several workers with --worker_hosts "
+                         "(MultiWorkerMirroredStrategy)")
     if (values["dist.device"] == "cpu" and values["dist.num_gpus"] > 1
             and not values["dist.num_cpu_devices"]):
         values["dist.num_cpu_devices"] = values["dist.num_gpus"]
@@ -98,3 +243,38 @@ def _precision(given, values):
         raise UsageError("--use_fp16 contradicts "
                          f"--precision={values['model.precision']}")
     values["model.precision"] = "fp16"
+
+
+def _job(given, values):
+    job = given["job_name"]
+    if job == "controller":
+        raise UsageError("--job_name=controller is not supported: the "
+                         "distributed_all_reduce controller is not built; run "
+                         "the workers with --job_name=worker")
+    values["dist.ps_task"] = job == "ps"
+
+
+def _run_length(present, values):
+    """tf_cnn_benchmarks' rules for how long a run lasts."""
+    if "num_batches" in present and "num_epochs" in present:
+        raise UsageError("give --num_batches or --num_epochs, not both")
+    if "save_model_secs" in present and "save_model_steps" in present:
+        raise UsageError("give --save_model_secs or --save_model_steps, not "
+                         "both")
+    threshold = values["runtime.autotune_threshold"]
+    if threshold and "num_warmup_batches" not in present:
+        values["loop.num_warmup_batches"] = max(10, 5 * threshold * threshold)
+    # --eval's length: --num_batches (or --num_epochs) unless --num_eval_*.
+    if values["eval.eval"] and not {"num_eval_batches",
+                                    "num_eval_epochs"} & present:
+        if "num_batches" in present:
+            values["eval.num_eval_batches"] = values["loop.num_batches"]
+        elif "num_epochs" in present:
+            values["eval.num_eval_epochs"] = min(values["loop.num_epochs"], 1.0)
+
+
+def _dataset(present, values):
+    """--data_name=imagenette: its classes unless --num_classes says."""
+    name = values["data.data_name"]
+    if name in EXAMPLES_PER_EPOCH and "num_classes" not in present:
+        values["model.num_classes"] = NUM_CLASSES[name]

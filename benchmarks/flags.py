@@ -7,6 +7,8 @@ benchmarks/compat.py, which also translates the latter.  Only this module
 and benchmarks/__main__.py touch absl flags.
 """
 
+import sys
+
 from absl import flags as absl_flags
 
 from benchmarks import compat
@@ -24,7 +26,7 @@ _DEFINE = {
 
 def all_flags():
     """Every flag the runner defines (config settings, then compat flags)."""
-    return [s.flag for s in all_settings()] + list(compat.FLAGS)
+    return [s.flag for s in all_settings()] + [c.flag for c in compat.FLAGS]
 
 
 def _define(flag, fv):
@@ -53,18 +55,22 @@ def flagfiles(argv):
     return tuple(found)
 
 
-def to_config(fv=absl_flags.FLAGS, argv=()):
+def to_config(fv=absl_flags.FLAGS, argv=(), notes=sys.stderr):
     """Translates parsed flags into a validated, frozen RunConfig; ``argv``
-    (the command line) names the recipe flagfiles to record."""
+    (the command line) names the recipe flagfiles to record.  A flag that
+    has no effect here gets one line on ``notes``."""
     values = {s.key: s.parse(fv[s.flag.name].value) for s in all_settings()}
-    given = {f.name: fv[f.name].value for f in compat.FLAGS}
+    given = {c.flag.name: fv[c.flag.name].value for c in compat.FLAGS}
     present = {f.name for f in all_flags() if fv[f.name].present}
-    values = compat.translate(given, present, values)
+    values, lines = compat.translate(given, present, values)
     values["log.recipes"] = flagfiles(argv)
-    return RunConfig.from_values(values)
+    config = RunConfig.from_values(values)
+    for line in lines:
+        print(f"vggbench: note: {line}", file=notes)
+    return config
 
 
-def parse(argv):
+def parse(argv, notes=sys.stderr):
     """Parses ``argv`` (without the program name) on a fresh FlagValues and
     returns the RunConfig.  For tests and scripts; the CLI uses absl.app."""
     fv = absl_flags.FlagValues()
@@ -73,4 +79,30 @@ def parse(argv):
         fv(["vggbench", *argv])
     except absl_flags.Error as e:
         raise UsageError(str(e)) from None
-    return to_config(fv, argv)
+    return to_config(fv, argv, notes)
+
+
+def _shown_default(flag):
+    value = flag.default
+    if value is None or value == "" or value == []:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def flag_table_markdown():
+    """README's table of every flag: its kind, default and meaning (built:
+    the config fields, then the translated tf_cnn_benchmarks flags; then the
+    flags with no effect and the refused ones)."""
+    rows = [(f, compat.kind_of(f.name)) for f in all_flags()]
+    order = (compat.BUILT, compat.NO_EFFECT, compat.REFUSED)
+    rows.sort(key=lambda row: order.index(row[1]))
+    lines = ["| flag | kind | default | here |", "|---|---|---|---|"]
+    for flag, kind in rows:
+        note = compat.note_of(flag.name) or flag.help
+        lines.append(f"| `--{flag.name}` | {kind} | {_shown_default(flag)} | "
+                     f"{note.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"

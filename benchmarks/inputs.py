@@ -47,7 +47,13 @@ def pipeline_options(data):
     """PipelineOptions from a DataConfig."""
     return input_dataset.PipelineOptions(
         area_range=data.crop_area_range, aspect_range=data.crop_aspect_range,
-        distortions=data.distortions, cache=data.datasets_use_caching,
+        distortions=data.distortions, resize_method=data.resize_method,
+        fuse_decode_and_crop=data.fuse_decode_and_crop,
+        distort_color_in_yiq=data.distort_color_in_yiq, ml_perf=data.ml_perf,
+        cache=data.datasets_use_caching,
+        sloppy_interleave=data.datasets_sloppy_parallel_interleave,
+        repeat_cached_sample=data.datasets_repeat_cached_sample,
+        prefetch_batches=data.datasets_use_prefetch,
         shuffle_buffer=data.datasets_shuffle_buffer_size,
         cycle_length=data.datasets_parallel_interleave_cycle_length,
         private_threads=data.datasets_num_private_threads,
@@ -92,12 +98,14 @@ class Inputs:
                 start_example=start_example // context.num_input_pipelines)
 
         # Batches are copied to each replica's device ahead of the step that
-        # takes them (fetch to device, one per replica buffered), so the
-        # host-to-device copy overlaps the previous step.
+        # takes them (fetch to device, --multi_device_iterator_max_buffer_size
+        # per replica buffered), so the host-to-device copy overlaps the
+        # previous step; --nodatasets_use_prefetch copies at the step.
         self.value = iter(strategy.distribute_datasets_from_function(
             dataset_fn, options=tf.distribute.InputOptions(
-                experimental_fetch_to_device=True,
-                experimental_per_replica_buffer_size=1)))
+                experimental_fetch_to_device=data.datasets_use_prefetch,
+                experimental_per_replica_buffer_size=(
+                    data.multi_device_iterator_max_buffer_size))))
 
     def explain(self, error):
         return explain_read_error(error, self.split)

@@ -23,6 +23,7 @@ def _train_loop(config, setup, optimizer):
         with_accuracy=config.loop.print_training_accuracy,
         nhwc_to_nchw=setup.nhwc_to_nchw,
         label_smoothing=config.optimizer.label_smoothing,
+        single_l2_loss_op=config.optimizer.single_l2_loss_op,
         timed_input=_timed_input(config))
 
 
@@ -55,7 +56,7 @@ def _timed_input(config):
 @dataclass(frozen=True)
 class Mode:
     name: str  # the metric prefix
-    label: str  # the console header's "Mode:"
+    label: str  # the console header's "Mode:", in tf_cnn_benchmarks' words
     # FLOPs per image as a multiple of one forward pass.  Training counts 3
     # (forward, input gradients, weight gradients), the convention MLPerf and
     # most papers use for achieved FLOP/s.
@@ -72,8 +73,8 @@ class Mode:
 
 MODES = {mode.name: mode for mode in (
     Mode("train", "training", 3, _train_loop, "on request", True),
-    Mode("infer", "inference (forward only)", 1, _infer_loop, "always", True),
-    Mode("input", "input pipeline only", 0, _input_loop, "never", False),
+    Mode("infer", "forward only", 1, _infer_loop, "always", True),
+    Mode("input", "input only", 0, _input_loop, "never", False),
     Mode("eval", "evaluation", 1, _eval_loop, "always", False),
 )}
 

@@ -1,7 +1,7 @@
 """Progress at each display step: the console's row of the progress table,
 the JSON log's entry and the TensorBoard scalars, all from the same figures
 (the meter's running img/s, the last step's loss, the learning rate and the
-windowed training accuracy)."""
+training accuracy over the steps since the previous row)."""
 
 from benchmarks.output import console
 from benchmarks.output.logger import VERBOSE
@@ -9,32 +9,48 @@ from benchmarks.training.optimizers import learning_rate_of
 
 
 class ProgressReport:
-    """The driver's ``on_display`` callback."""
+    """The driver's ``on_display`` callback.  The first row comes after
+    warmup, so it opens the table ("Done warm up" and its header)."""
 
-    def __init__(self, mode, meter, *, logger, summaries, start_step=0,
-                 optimizer=None, with_accuracy=False, stream=None):
+    def __init__(self, mode, meter, *, logger, summaries, loop_config,
+                 start_step=0, optimizer=None, with_accuracy=False,
+                 stream=None):
         self.prefix = mode.name
         self.meter = meter
         self.logger = logger
+        # TensorBoard gets the displays unless --save_summaries_steps writes
+        # its own (training/session.py).
         self.summaries = summaries
+        self.ewma = loop_config.display_perf_ewma
+        self.loss_type = loop_config.loss_type_to_report
         self.start_step = start_step  # steps done before this process
         self.optimizer = optimizer
         self.with_accuracy = with_accuracy
         self.stream = stream
+        self._table_open = False
 
     def __call__(self, progress):
-        ips, uncertainty, jitter = self.meter.running()
+        if not self._table_open:
+            console.print_table_start(self.with_accuracy, self.loss_type,
+                                      self.stream)
+            self._table_open = True
+        ips, uncertainty, jitter = self.meter.running(self.ewma)
         lr = learning_rate_of(self.optimizer) if self.optimizer else None
-        top1 = progress.top1 if self.with_accuracy else None
+        shown_loss = (progress.base_loss if self.loss_type == "base_loss"
+                      else progress.loss)
+        accuracy = ((progress.top1, progress.top5) if self.with_accuracy
+                    else (None, None))
         console.print_progress(progress.timed_step, ips, uncertainty, jitter,
-                               progress.loss, lr, top1, self.stream)
+                               shown_loss, *accuracy, stream=self.stream)
         p = self.prefix
         entry = {f"{p}.ips": ips, f"{p}.ips_uncertainty": uncertainty,
-                 f"{p}.ips_jitter": jitter, f"{p}.loss": progress.loss}
+                 f"{p}.ips_jitter": jitter, f"{p}.loss": progress.loss,
+                 f"{p}.base_loss": progress.base_loss}
         if lr is not None:
             entry[f"{p}.learning_rate"] = lr
-        if top1 is not None:
-            entry[f"{p}.top1"] = top1
+        if self.with_accuracy:
+            entry[f"{p}.top1"], entry[f"{p}.top5"] = accuracy
         step = self.start_step + progress.step
         self.logger.log(step, entry, verbosity=VERBOSE)
-        self.summaries.scalars(step, entry)
+        if self.summaries is not None:
+            self.summaries.scalars(step, entry)

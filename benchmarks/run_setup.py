@@ -6,11 +6,12 @@ import sys
 from dataclasses import dataclass
 
 import keras
+import tensorflow as tf
 
 import models
 from benchmarks.distribute.strategy import (Placement, build_strategy,
                                             configure_runtime)
-from benchmarks.machine import environment
+from benchmarks.machine import environment, runtime_options
 from benchmarks.machine.cpu import (cpu_flags, onednn_enabled,
                                     precision_warning)
 from benchmarks.machine.device_choices import (resolve_data_format,
@@ -59,6 +60,7 @@ class RunSetup:
 def build_setup(config, cluster, stream=None):
     """Configures the runtime (before TensorFlow's first op), builds the
     strategy on this worker of ``cluster`` and the model under it."""
+    runtime_options.apply_session_options(config.runtime, config.dist)
     configure_runtime(config.dist, cluster,
                       deterministic=config.loop.deterministic)
     placement = build_strategy(config.dist, cluster)
@@ -89,6 +91,7 @@ def parameters(config, setup, mode, *, data, logger, **extra):
     """The PARAMETER entry: the config, the environment, the run's shape."""
     entry = dict(config.to_dict())
     entry.update(environment.describe(setup.placement))
+    entry.update(runtime_options.describe())
     cluster = setup.placement.cluster
     entry.update({
         "model.params": setup.params,
@@ -105,15 +108,47 @@ def parameters(config, setup, mode, *, data, logger, **extra):
     return entry
 
 
-def header(config, setup, mode, *, data, **extra):
+def tf_device_names(devices):
+    """Device names as tf_cnn_benchmarks prints them: /cpu:0, /gpu:1, or
+    job:worker/replica:0/task:1/gpu:0 across workers."""
+    names = []
+    for device in devices:
+        spec = tf.DeviceSpec.from_string(device)
+        local = f"/{spec.device_type.lower()}:{spec.device_index or 0}"
+        if spec.job and spec.job != "localhost":
+            local = f"job:{spec.job}/replica:{spec.replica or 0}/task:" \
+                    f"{spec.task or 0}{local}"
+        names.append(local)
+    return names
+
+
+def header(config, setup, mode, *, data, warmup, timed, examples_per_epoch):
     """What the console header shows (output/console.print_header)."""
+    placement, m = setup.placement, config.model
+    training_and_eval = mode.name == "train" and config.eval.during_training
     return dict(
-        model=config.model.name, params=setup.params,
-        gflops=setup.forward_flops / 1e9, mode=mode.label,
-        precision=config.model.precision, data=data,
-        replicas=setup.replicas, device_kind=setup.placement.device_kind,
-        device_name=setup.device_name,
-        strategy=type(setup.strategy).__name__,
-        all_reduce=setup.placement.all_reduce,
-        global_batch=setup.global_batch, batch_size=config.data.batch_size,
-        steps_per_loop=config.loop.steps_per_loop, **extra)
+        tensorflow=".".join(tf.__version__.split(".")[:2]),
+        model=m.name,
+        dataset=config.data.data_name + (" (synthetic)" if setup.synthetic
+                                         else ""),
+        mode="training + evaluation" if training_and_eval else mode.label,
+        single_session=config.dist.variable_update == "distributed_all_reduce",
+        global_batch=setup.global_batch, batch_size=setup.batch_size,
+        num_batches=timed, num_epochs=timed * setup.global_batch /
+        examples_per_epoch,
+        devices=str(tf_device_names(placement.devices)),
+        numa_bind=config.runtime.use_numa_affinity,
+        data_format=("NCHW" if setup.data_format == "channels_first"
+                     else "NHWC"),
+        optimizer=config.optimizer.optimizer,
+        variable_update=config.dist.variable_update,
+        all_reduce_spec=config.dist.all_reduce_spec,
+        job_name=placement.cluster is not None,
+        precision=m.precision, image_size=m.image_size,
+        num_classes=m.num_classes, params=setup.params,
+        gflops=setup.forward_flops / 1e9, flops_multiplier=mode.flops_multiplier,
+        replicas=setup.replicas, workers=placement.num_workers,
+        strategy=type(setup.strategy).__name__, all_reduce=placement.all_reduce,
+        device_kind=placement.device_kind, device_name=setup.device_name,
+        data=data, warmup=warmup, timed=timed,
+        steps_per_loop=config.loop.steps_per_loop)

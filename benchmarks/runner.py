@@ -9,7 +9,7 @@ computes nothing itself.
     drive (loop.driver)        timed calls -> meter, progress, session
     results                    the final figures -> console, log
 
---eval instead evaluates one saved checkpoint (``_evaluate_checkpoint``).
+--eval instead evaluates saved checkpoints (checkpoint_eval.py).
 """
 
 import contextlib
@@ -19,6 +19,7 @@ import time
 import tensorflow as tf
 
 from benchmarks import run_setup
+from benchmarks.checkpoint_eval import CheckpointEvaluation
 from benchmarks.config import EXAMPLES_PER_EPOCH
 from benchmarks.distribute.cluster import (agree, explain_lost_worker,
                                            resolve_cluster)
@@ -33,6 +34,7 @@ from benchmarks.machine import peak
 from benchmarks.modes import MODES, mode_of
 from benchmarks.output import console
 from benchmarks.output.logger import Logger, metric_metadata
+from benchmarks.output.profile import StepProfiler, write_graph
 from benchmarks.output.summaries import Summaries
 from benchmarks.progress import ProgressReport
 from benchmarks.results import benchmark_summary, final_metrics
@@ -41,14 +43,14 @@ from benchmarks.training.plan import build_training_plan
 from benchmarks.training.session import TrainingEvents, TrainingSession
 
 
-def run(config, *, clock=time.perf_counter, stream=None):
+def run(config, *, clock=time.perf_counter, stream=None, sleep=time.sleep):
     """Runs one job; returns the final metrics dict that was logged."""
     cluster = resolve_cluster(config.dist)
     mode = mode_of(config)
     try:
         setup = run_setup.build_setup(config, cluster, stream)
         if mode.name == "eval":
-            return _evaluate_checkpoint(config, mode, setup, stream)
+            return _evaluate_checkpoints(config, mode, setup, stream, sleep)
         return _benchmark(config, mode, setup, clock, stream)
     except tf.errors.OpError as e:
         explained = cluster and explain_lost_worker(
@@ -67,28 +69,34 @@ def _evaluator(config, setup, split):
                      num_eval_epochs=config.eval.num_eval_epochs)
 
 
-def _evaluate_checkpoint(config, mode, setup, stream):
-    path = checkpoints.resolve_checkpoint(config.checkpoint.train_dir,
-                                          config.checkpoint.checkpoint)
-    run_state = checkpoints.RunState()
-    checkpoints.restore_for_eval(path, setup.model, run_state)
-    step = int(run_state.step.numpy())
-    evaluator = _evaluator(config, setup, read_splits(config, "eval")["validation"])
-    logger = Logger(setup.log_path(config), stream=stream)
+def _eval_summaries(config, setup):
+    """--eval_dir's TensorBoard writer (the chief's), or None."""
+    if config.log.eval_dir and setup.placement.is_chief:
+        return Summaries(config.log.eval_dir, verbosity=1)
+    return None
+
+
+def _logger(config, setup, stream):
+    return Logger(setup.log_path(config), stream=stream,
+                  parameters_to_stdout=config.log.parameters_to_stdout)
+
+
+def _evaluate_checkpoints(config, mode, setup, stream, sleep):
+    split = read_splits(config, "eval")["validation"]
+    evaluator = _evaluator(config, setup, split)
+    logger = _logger(config, setup, stream)
+    summaries = _eval_summaries(config, setup)
     with contextlib.closing(logger):
         logger.log("PARAMETER", run_setup.parameters(
             config, setup, mode, data=evaluator.inputs.description,
-            logger=logger, checkpoint=path))
+            logger=logger))
         for metric, meta in metric_metadata((mode.name,)).items():
             logger.metadata(metric, meta)
-        console.print_note(f"Evaluating {path} (step {step}) on "
-                           f"{evaluator.inputs.description}", stream)
-        result = evaluator.evaluate(step=step)
-        console.print_eval(result, stream=stream)
-        final = result.as_metrics()
-        final["input.skipped_records"] = int(evaluator.inputs.stats.skipped.numpy())
-        logger.log([], final)
-    return final
+        evaluation = CheckpointEvaluation(config, setup, evaluator, logger,
+                                          summaries, stream)
+        if config.eval.eval_interval_secs:
+            return evaluation.follow(sleep=sleep)
+        return evaluation.once()
 
 
 def _examples_per_epoch(config, splits):
@@ -121,12 +129,13 @@ class _Benchmark:
 
     def __init__(self, config, mode, setup, plan, splits, clock, stream):
         self.config, self.mode, self.setup, self.plan = config, mode, setup, plan
-        self.clock, self.stream = clock, stream
+        self.splits, self.clock, self.stream = splits, clock, stream
         remaining = plan.remaining if plan else config.loop.total_steps
         # The first call compiles; a resumed run may have few steps left.
         self.num_warmup = min(config.loop.num_warmup_batches,
                               max(1, remaining - 1))
         self.num_timed = remaining - self.num_warmup
+        self.optimizer = plan.optimizer if plan else None
         self.inputs = Inputs(
             config, split_read(splits, mode.name), setup.strategy,
             setup.data_format, setup.model.layers[1].compute_dtype,
@@ -138,14 +147,17 @@ class _Benchmark:
             setup.placement.device_kind, setup.placement.devices[0],
             setup.device_name, config.model.precision,
             config.loop.measure_peak) if mode.wants_peak else None)
-        self.logger = Logger(setup.log_path(config), stream=stream)
-        self.summaries = Summaries(
+        self.logger = _logger(config, setup, stream)
+        self.summaries = Summaries.of_train_dir(
             setup.placement.is_chief and config.checkpoint.train_dir,
             config.log.summary_verbosity)
         self.meter = ThroughputMeter(setup.global_batch, setup.replicas,
                                      self.num_warmup)
         self.with_accuracy = mode.shows_accuracy(config)
         self.session = self._session() if plan else None
+        profiling = config.profile.trace_file or config.profile.tfprof_file
+        self.profiler = (StepProfiler(config.profile, self.num_warmup)
+                         if profiling and setup.placement.is_chief else None)
 
     def _session(self):
         config, plan = self.config, self.plan
@@ -170,15 +182,17 @@ class _Benchmark:
             agree=(functools.partial(agree, self.setup.strategy)
                    if several else None),
             with_accuracy=self.config.loop.print_training_accuracy,
-            clock=self.clock, stream=self.stream)
+            clock=self.clock, stream=self.stream,
+            summary_every=config.log.save_summaries_steps,
+            schedule=plan.schedule,
+            eval_summaries=_eval_summaries(config, self.setup))
 
     def run(self):
         self._log_start()
         last = self._drive()
-        optimizer = self.plan.optimizer if self.plan else None
         summary = benchmark_summary(
             self.mode, self.setup, self.meter, last,
-            device_peak=self.device_peak, optimizer=optimizer,
+            device_peak=self.device_peak, optimizer=self.optimizer,
             with_accuracy=self.with_accuracy)
         final = final_metrics(self.mode, summary, input_stats=self.inputs.stats,
                               session=self.session, plan=self.plan)
@@ -190,7 +204,7 @@ class _Benchmark:
     def _log_start(self):
         """The PARAMETER entry, the metrics' units, the console header."""
         config, setup, plan = self.config, self.setup, self.plan
-        # The console's "Timed step" k is log step start + warmup + k.
+        # The console's timed step k is log step start + warmup + k.
         extra = {"warmup_steps": self.num_warmup}
         if self.device_peak is not None:
             extra.update(self.device_peak.as_metrics())
@@ -202,39 +216,51 @@ class _Benchmark:
         for metric, meta in metric_metadata(
                 (self.mode.name, "input", "eval")).items():
             self.logger.metadata(metric, meta)
+        console.print_header(run_setup.header(
+            config, setup, self.mode, data=self.inputs.description,
+            warmup=self.num_warmup, timed=self.num_timed,
+            examples_per_epoch=self._epoch_size()), self.stream)
         if plan and plan.resumed_from:
             console.print_note(
                 f"Resuming from {plan.resumed_from}: step {plan.start_step} of "
                 f"{plan.last_step}, epoch "
                 f"{float(plan.run_state.epoch.numpy()):.2f}", self.stream)
-        console.print_header(run_setup.header(
-            config, setup, self.mode, data=self.inputs.description,
-            warmup=self.num_warmup, timed=self.num_timed,
-            with_accuracy=self.with_accuracy, with_lr=plan is not None),
-            self.stream)
+        console.print_warmup_start(self.stream)
+
+    def _epoch_size(self):
+        """Records per epoch of what the run reads (for "Num epochs:"): the
+        counted split, else the dataset's published size."""
+        split = self.inputs.split
+        if split is not None and split.counts is not None:
+            return split.records
+        name = self.config.data.data_name
+        return EXAMPLES_PER_EPOCH[name]["train" if split is None else split.name]
 
     def _drive(self):
         """Runs the planned calls; the last Progress."""
         config, session = self.config, self.session
-        loop = self.mode.build_loop(config, self.setup,
-                                    self.plan.optimizer if self.plan else None)
+        loop = self.mode.build_loop(config, self.setup, self.optimizer)
+        boundaries = set(session.events.call_boundaries()) if session else set()
+        if self.profiler:
+            boundaries.add(self.profiler.boundary)
         chunks = plan_chunks(
             num_warmup=self.num_warmup, num_timed=self.num_timed,
             steps_per_loop=config.loop.steps_per_loop,
-            display_every=config.loop.display_every,
-            boundaries=session.events.call_boundaries() if session else ())
+            display_every=config.loop.display_every, boundaries=boundaries)
         progress = ProgressReport(
             self.mode, self.meter, logger=self.logger,
-            summaries=self.summaries,
+            summaries=(None if config.log.save_summaries_steps
+                       else self.summaries),
+            loop_config=config.loop,
             start_step=self.plan.start_step if self.plan else 0,
-            optimizer=self.plan.optimizer if self.plan else None,
-            with_accuracy=self.with_accuracy, stream=self.stream)
+            optimizer=self.optimizer, with_accuracy=self.with_accuracy,
+            stream=self.stream)
         try:
             with session.signals if session else contextlib.nullcontext():
                 last = drive(loop, self.inputs.value, chunks, self.meter,
                              num_warmup=self.num_warmup,
                              display_every=config.loop.display_every,
-                             on_display=progress,
+                             on_display=progress, profiler=self.profiler,
                              after_chunk=session and session.after_chunk,
                              clock=self.clock,
                              sync=device_sync(self.setup.placement))
@@ -246,4 +272,7 @@ class _Benchmark:
             if explained is None:
                 raise
             raise explained from None
+        if config.profile.graph_file and self.setup.placement.is_chief:
+            write_graph(loop, (tf.constant(1, tf.int32), self.inputs.value),
+                        config.profile.graph_file)
         return last

@@ -22,6 +22,12 @@ _REGISTRY = {
 }
 
 
+# tf_cnn_benchmarks' defaults for its VGG models (models/vgg_model.py there):
+# the batch per device when --batch_size is 0, and the learning rate.
+DEFAULT_BATCH_SIZE = 64
+DEFAULT_LEARNING_RATE = 0.005
+
+
 class UnknownModelError(ValueError):
     """Raised for a model name that is not in the registry."""
 

@@ -34,15 +34,33 @@ _READ_BUFFER_BYTES = 8 << 20
 class PipelineOptions:
     """How the reader runs; defaults suit a few cores."""
 
+    # Image preprocessing (imagenet.ImageOptions' fields).
     area_range: tuple = imagenet.DEFAULT_AREA_RANGE
     aspect_range: tuple = imagenet.DEFAULT_ASPECT_RANGE
     distortions: bool = False
+    resize_method: str = "bilinear"
+    fuse_decode_and_crop: bool = True
+    distort_color_in_yiq: bool = True
+    ml_perf: bool = False
+    # Reading.
     cache: bool = False  # cache the raw records in memory after the first epoch
+    sloppy_interleave: bool = False  # files in the order they deliver
+    repeat_cached_sample: bool = False  # one record, repeated (benchmarks)
+    prefetch_batches: bool = True  # --datasets_use_prefetch
     shuffle_buffer: int = 10000
     cycle_length: int = None  # parallel files read; None: AUTOTUNE
     private_threads: int = None  # private thread pool size; None: TF's pool
     prefetch: int = None  # batches; None: AUTOTUNE
     strict: bool = False  # a corrupt image fails the run instead of a skip
+
+    @property
+    def image(self):
+        return imagenet.ImageOptions(
+            area_range=self.area_range, aspect_range=self.aspect_range,
+            distortions=self.distortions, resize_method=self.resize_method,
+            fuse_decode_and_crop=self.fuse_decode_and_crop,
+            distort_color_in_yiq=self.distort_color_in_yiq,
+            ml_perf=self.ml_perf)
 
 
 class InputStats:
@@ -77,7 +95,8 @@ def _records(files, *, options, record_shard, file_seed=None):
         lambda path: tf.data.TFRecordDataset(
             path, buffer_size=_READ_BUFFER_BYTES).map(lambda r: (r, path)),
         cycle_length=options.cycle_length or AUTOTUNE,
-        num_parallel_calls=AUTOTUNE, deterministic=True)
+        num_parallel_calls=AUTOTUNE,
+        deterministic=not options.sloppy_interleave)
     if record_shard:
         ds = ds.shard(*record_shard)
     return ds
@@ -195,7 +214,8 @@ def build_dataset(split, *, image_size, num_classes, batch_size,
     """
     ds = _numbered_records(split, training=training, options=options,
                            input_context=input_context, seed=seed,
-                           start_example=start_example)
+                           start_example=start_example,
+                           endless=training or repeat_eval)
     base_seed = tf.constant(0 if seed is None else seed, tf.int64)
 
     def parse(epoch, index, serialized, source):
@@ -205,54 +225,69 @@ def build_dataset(split, *, image_size, num_classes, batch_size,
         return encoded, label, boxes, record_seed, source
 
     ds = ds.map(parse, num_parallel_calls=AUTOTUNE)
-    one, count = _decode_or_skip(_preprocessor(training, image_size, options),
-                                 image_size, stats or InputStats(),
-                                 options.strict)
+    one, count = _decode_or_skip(
+        _preprocessor(training, image_size, options.image, batch_size),
+        image_size, stats or InputStats(), options.strict)
     ds = ds.interleave(one, cycle_length=AUTOTUNE, block_length=1,
                        num_parallel_calls=AUTOTUNE, deterministic=True)
     ds = ds.map(count).filter(lambda image, label, ok: ok)
     ds = _batched(ds, training=training, repeat_eval=repeat_eval,
                   batch_size=batch_size, image_size=image_size,
                   num_batches=num_batches)
-    ds = ds.prefetch(options.prefetch or AUTOTUNE)
+    if options.prefetch_batches:
+        ds = ds.prefetch(options.prefetch or AUTOTUNE)
     tf_options = tf.data.Options()
     if options.private_threads:
         tf_options.threading.private_threadpool_size = options.private_threads
-    # Order is part of the result: a resumed run must see the same batches.
-    tf_options.deterministic = True
+    # Order is part of the result: a resumed run must see the same batches
+    # (unless --datasets_sloppy_parallel_interleave gives that up).
+    tf_options.deterministic = not options.sloppy_interleave
     return ds.with_options(tf_options)
 
 
 def _numbered_records(split, *, training, options, input_context, seed,
-                      start_example):
+                      start_example, endless):
     """(epoch, index in epoch, serialized record, source shard) of this
-    pipeline: the endless training stream, or one pass (epoch 0)."""
+    pipeline: the endless training stream, or one pass (epoch 0).  With
+    ``options.repeat_cached_sample`` an endless stream is the first record,
+    read once and repeated (tf_cnn_benchmarks' regression-test input)."""
     files, counts, record_shard = _shard(split, input_context)
-    if training:
+    if endless and options.repeat_cached_sample:
+        ds = _records(files, options=options,
+                      record_shard=record_shard).take(1).cache().repeat()
+    elif training:
         return _training_records(files, options=options,
                                  record_shard=record_shard, seed=seed,
                                  start_example=start_example,
                                  epoch_records=_count(counts, record_shard))
-    ds = _records(files, options=options, record_shard=record_shard)
-    if options.cache:
-        ds = ds.cache()
-    return ds.map(lambda rec, source: (tf.constant(0, tf.int64),
-                                       tf.constant(0, tf.int64), rec, source))
+    else:
+        ds = _records(files, options=options, record_shard=record_shard)
+        if options.cache:
+            ds = ds.cache()
+    return ds.enumerate().map(
+        lambda index, record: (tf.constant(0, tf.int64), index) + record)
 
 
-def _preprocessor(training, image_size, options):
+def _preprocessor(training, image_size, image_options, batch_size):
     """(encoded, boxes, record seed) -> image: a random crop in training,
-    the central crop in evaluation."""
+    the central crop in evaluation.  A record's place in its batch (for
+    --resize_method=round_robin) is its index in the epoch, the seed's low
+    32 bits, modulo the batch."""
+    def position(record_seed):
+        return tf.math.floormod(record_seed[1], 1 << 32)
+
     if training:
         def preprocess(encoded, boxes, record_seed):
             return imagenet.train_image(
-                encoded, boxes, image_size=image_size,
-                area_range=options.area_range, aspect_range=options.aspect_range,
-                distortions=options.distortions, seed=record_seed)
+                encoded, boxes, image_size=image_size, options=image_options,
+                seed=record_seed, position=position(record_seed),
+                batch_size=batch_size)
     else:
         def preprocess(encoded, boxes, record_seed):
-            del boxes, record_seed
-            return imagenet.eval_image(encoded, image_size=image_size)
+            del boxes
+            return imagenet.eval_image(
+                encoded, image_size=image_size, options=image_options,
+                position=position(record_seed), batch_size=batch_size)
     return preprocess
 
 

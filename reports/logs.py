@@ -21,12 +21,37 @@ _UNITS = ("img/s", "TFLOP/s", "images", "records", "epochs", "steps", "ms",
 _STDOUT_ENTRY = re.compile(
     r"^DLL (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?) - (\S+) ?(.*)$")
 _METRIC_NAME = re.compile(r"(?:^|(?<=\s))([A-Za-z_][\w.\-]*) : ")
-# The console's progress table (benchmarks/console.py): timed step, images/sec
-# with +/- and jitter, loss, then the columns its header names.
+# The console's progress table (benchmarks/output/console.py, as
+# tf_cnn_benchmarks prints it; "Timed step" headed it before): timed step,
+# images/sec with +/- and jitter, loss, then the columns its header names.
 _PROGRESS = re.compile(
     r"^(\d+)\timages/sec: (\S+) \+/- (\S+) \(jitter = (\S+)\)\t(\S+)(.*)$")
-_PROGRESS_HEADER = "Timed step\t"
-_EXTRA_COLUMNS = {"lr": "learning_rate", "top_1": "top1"}
+_PROGRESS_HEADERS = ("Step\tImg/sec\t", "Timed step\t")
+_EXTRA_COLUMNS = {"lr": "learning_rate", "top_1": "top1",
+                  "top_1_accuracy": "top1", "top_5_accuracy": "top5"}
+# The console's header (the PARAMETER entry is not on stdout): what each
+# line gives, as (pattern, {group: parameter}) with converters.
+_MODES = {"training": {}, "training + evaluation": {},
+          "forward only": {"loop.forward_only": True},
+          "input only": {"loop.input_only": True},
+          "evaluation": {"eval.eval": True}}
+_HEADER = (
+    (re.compile(r"^Model:\s+(\S+)$"), (("model.name", str),)),
+    (re.compile(r"^Batch size:\s+(\d+) global$"), (("global_batch", int),)),
+    (re.compile(r"^\s+(\d+) per device$"), (("data.batch_size", int),)),
+    (re.compile(r"^Precision:\s+(\S+)$"), (("model.precision", str),)),
+    (re.compile(r"^Image size:\s+(\d+) \((\d+) classes\), ([\d,]+) params, "
+                r"([\d.]+) GFLOPs/image forward \(x(\d+) "),
+     (("model.image_size", int), ("model.num_classes", int),
+      ("model.params", lambda v: int(v.replace(",", ""))),
+      ("model.flops_per_image", lambda v: float(v) * 1e9),
+      ("model.flops_multiplier", int))),
+    (re.compile(r"^Replicas:\s+(\d+) \((\d+) worker"),
+     (("replicas", int), ("workers", int))),
+    (re.compile(r"^Warmup:\s+(\d+) steps"), (("warmup_steps", int),)),
+    (re.compile(r"^Resuming from .*: step (\d+) of"),
+     (("train.start_step", int),)),
+)
 
 
 class NotALog(ValueError):
@@ -104,13 +129,15 @@ def read_log(path):
     lines, cut = _read_lines(path)
     if any(line.startswith("DLLL ") for line in lines):
         log = _read_json(path, lines, cut)
-    elif any(_STDOUT_ENTRY.match(line) for line in lines):
+    elif any(_STDOUT_ENTRY.match(line) or line.startswith("Model:       ")
+             for line in lines):
         log = _read_stdout(path, lines, cut)
     else:
         raise NotALog("not a dllogger log: no 'DLLL {json}' or "
                       "'DLL <time> - <step> ...' lines")
     if not log.parameters:
-        log.problems.append("no PARAMETER entry: model and devices unknown")
+        log.problems.append("no PARAMETER entry or console header: model and "
+                            "devices unknown")
     if log.summary is None:
         log.problems.append("no final summary (the run did not finish); "
                             "figures come from its last progress entry")
@@ -171,37 +198,59 @@ def _step(text):
 
 def _read_stdout(path, lines, cut):
     log = RunLog(path, "stdout")
-    columns = []
+    columns, loss = [], "loss"
+    last_dll = None  # (datetime, step): long entries come in several lines
     for number, line in enumerate(lines, 1):
         if cut and number == len(lines):
             log.problems.append(f"line {number} is cut off mid-line (the run "
                                 "was killed?); read what came before it")
             break
-        if line.startswith(_PROGRESS_HEADER):
-            columns = [_EXTRA_COLUMNS.get(c.split(" ")[0])
-                       for c in line.split("\t")[3:]]
+        if line.startswith(_PROGRESS_HEADERS):
+            heads = line.split("\t")
+            loss = "base_loss" if heads[2] == "base_loss" else "loss"
+            columns = [_EXTRA_COLUMNS.get(c.split(" ")[0]) for c in heads[3:]]
             continue
         m = _STDOUT_ENTRY.match(line)
         if m:
-            _add(log, _step(m.group(2)), _metrics(m.group(3)))
+            step = _step(m.group(2))
+            if (m.group(1), m.group(2)) == last_dll and isinstance(step, int):
+                log.entries[-1][1].update(_metrics(m.group(3)))
+            else:
+                _add(log, step, _metrics(m.group(3)))
+            last_dll = (m.group(1), m.group(2))
             continue
         m = _PROGRESS.match(line)
         if m:
-            log.entries.append(_progress_entry(log, m, columns))
+            log.entries.append(_progress_entry(log, m, columns, loss))
+        else:
+            _header_line(log, line)
     return log
 
 
-def _progress_entry(log, m, columns):
-    """A console progress row as the step entry the JSON log has.  The runner
-    prints PARAMETER before the table, so the prefix and the first timed step
-    (start + warmup) are known by the time a row is read."""
+def _header_line(log, line):
+    """The console header's figures, into the log's parameters."""
+    if line.startswith("Mode:        ") and line[13:] in _MODES:
+        log.parameters.update(_MODES[line[13:]])
+        return
+    for pattern, fields in _HEADER:
+        m = pattern.match(line)
+        if m:
+            for (name, convert), text in zip(fields, m.groups()):
+                log.parameters[name] = convert(text)
+            return
+
+
+def _progress_entry(log, m, columns, loss="loss"):
+    """A console progress row as the step entry the JSON log has.  The header
+    comes before the table, so the prefix and the first timed step (start +
+    warmup) are known by the time a row is read."""
     prefix = log.prefix
     first = (log.parameters.get("train.start_step") or 0) + \
         (log.parameters.get("warmup_steps") or 0)
     data = {f"{prefix}.ips": float(m.group(2)),
             f"{prefix}.ips_uncertainty": float(m.group(3)),
             f"{prefix}.ips_jitter": float(m.group(4)),
-            f"{prefix}.loss": float(m.group(5))}
+            f"{prefix}.{loss}": float(m.group(5))}
     for name, text in zip(columns, m.group(6).split("\t")[1:]):
         if name:
             data[f"{prefix}.{name}"] = float(text)

@@ -42,12 +42,12 @@ def _assert_one_line_error(result, *fragments):
 
 @pytest.mark.parametrize("args,fragments", [
     (["--model=resnet50"], ["unknown model 'resnet50'", "vgg16_bn"]),
-    (["--batch_size=0"], ["--batch_size"]),
+    (["--batch_size=-1"], ["--batch_size"]),
     (["--eval"], ["validation split", "--data_dir"]),
     (["--eval", "--data_dir=/tmp"], ["--eval needs --train_dir"]),
     (["--summary_verbosity=1"], ["--train_dir"]),
-    (["--job_name=ps"], ["--job_name=ps", "only 'worker'"]),
-    (["--ps_hosts=a:1"], ["--ps_hosts", "not built yet"]),
+    (["--job_name=controller"], ["--job_name=controller", "not built"]),
+    (["--staged_vars"], ["--staged_vars is not supported", "omit it"]),
 ])
 def test_usage_errors_are_one_line(args, fragments):
     result = _runner(*args)

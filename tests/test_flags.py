@@ -1,11 +1,10 @@
-import math
 import os
 import re
 
 import pytest
 
 from benchmarks import config as cfg
-from benchmarks import compat, flags
+from benchmarks import flags
 from benchmarks.errors import UsageError
 from conftest import REPO
 
@@ -18,7 +17,9 @@ def test_defaults_follow_tf_cnn_benchmarks():
     assert c.optimizer.optimizer == "sgd"
     assert c.optimizer.weight_decay == 4e-5
     assert c.loop.tf_random_seed == 1234
-    assert c.data.batch_size == 32  # per replica
+    assert c.data.batch_size == 64  # per replica: the VGG models' default
+    assert flags.parse(["--batch_size=0"]).data.batch_size == 64  # the same
+    assert c.optimizer.init_learning_rate == 0.005  # tf_cnn_benchmarks' VGG
     assert c.log.log_path is None and c.data.data_dir is None  # synthetic
     assert c.dist.onednn == "auto" and c.model.filter_gradient == "auto"
 
@@ -78,13 +79,15 @@ def test_all_reduce_spec(argv, spec):
     assert flags.parse(argv).dist.all_reduce_spec == spec
 
 
-def test_num_epochs_counts_every_training_step():
+def test_num_epochs_excludes_warmup_as_in_tf_cnn_benchmarks():
     from benchmarks.training import steps
     c = flags.parse(["--num_epochs=0.01", "--batch_size=16", "--num_gpus=2"])
     assert c.loop.num_epochs == 0.01
     steps_per_epoch = 1281167 / 32  # ImageNet, global batch 32
-    assert steps.total_train_steps(c.loop, steps_per_epoch) == \
-        math.ceil(0.01 * 1281167 / 32)  # warmup included
+    # tf_cnn_benchmarks: int(epochs * examples + batch - 1) // batch timed
+    # batches, after the warmup ones.
+    timed = int(0.01 * 1281167 + 32 - 1) // 32
+    assert steps.total_train_steps(c.loop, steps_per_epoch) == 10 + timed
     c = flags.parse(["--num_batches=7", "--num_warmup_batches=3"])
     assert steps.total_train_steps(c.loop, steps_per_epoch) == 10
 
@@ -99,7 +102,7 @@ def test_flagfile(tmp_path):
 
 @pytest.mark.parametrize("argv,fragment", [
     (["--model=resnet50"], "known models: vgg11"),
-    (["--batch_size=0"], "--batch_size"),
+    (["--batch_size=-1"], "--batch_size"),
     (["--num_batches=0"], "--num_batches"),
     (["--num_warmup_batches=-1"], "--num_warmup_batches"),
     (["--display_every=0"], "--display_every"),
@@ -112,7 +115,7 @@ def test_flagfile(tmp_path):
     (["--num_batches=5", "--num_epochs=1"], "not both"),
     (["--all_reduce_spec=xring"], "--all_reduce_spec=xring"),
     (["--variable_update=horovod"], "horovod"),
-    (["--job_name=ps"], "--job_name=ps"),
+    (["--job_name=controller"], "--job_name=controller"),
     (["--worker_hosts=a:1,b:2", "--task_index=2"], "--task_index=2"),
     (["--worker_timeout_secs=0"], "--worker_timeout_secs"),
     (["--data_name=cifar10"], "--data_name"),
@@ -124,35 +127,6 @@ def test_bad_values_are_usage_errors(argv, fragment):
         flags.parse(argv)
     assert fragment in str(err.value)
     assert "\n" not in str(err.value)
-
-
-def _non_default_value(flag):
-    if isinstance(flag.default, bool) or flag.flag_type() == "bool":
-        return "true"
-    if flag.flag_type() == "list":
-        return "1,2"
-    if flag.flag_type() in ("int", "float"):
-        return "3"
-    return "x"
-
-
-@pytest.mark.parametrize("name", sorted(compat.NOT_BUILT))
-def test_flags_not_built_yet_fail_clearly(name):
-    probe = flags.absl_flags.FlagValues()
-    flags.define_flags(probe)
-    flag = probe[name]
-    value = _non_default_value(flag)
-    arg = f"--{name}" if value == "true" else f"--{name}={value}"
-    with pytest.raises(UsageError) as err:
-        flags.parse([arg])
-    assert f"--{name}" in str(err.value) and "not built yet" in str(err.value)
-
-
-def test_every_not_built_flag_is_defined():
-    probe = flags.absl_flags.FlagValues()
-    flags.define_flags(probe)
-    for name in compat.NOT_BUILT:
-        assert name in probe
 
 
 def test_config_validates_without_flags():
@@ -269,8 +243,9 @@ def test_every_setting_has_one_default_on_the_command_line_and_in_python():
         cli = getattr(getattr(from_cli, s.section), s.field)
         assert cli == getattr(getattr(in_python, s.section), s.field), s.key
     # Every field of every section is a flag (the recipe list aside, which
-    # the command line's --flagfile gives).
-    keys = {s.key for s in settings} | {"log.recipes"}
+    # the command line's --flagfile gives, and the parameter-server task
+    # mark of --job_name=ps).
+    keys = {s.key for s in settings} | {"log.recipes", "dist.ps_task"}
     assert set(in_python.to_dict()) == keys
 
 

@@ -100,3 +100,51 @@ def test_log_directory_is_created_and_bad_paths_are_usage_errors(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(UsageError, match="--log_path"):
         dll.Logger(str(tmp_path / "file" / "log.json"), use_dllogger=False)
+
+
+def test_datetime_carries_the_utc_offset_as_dllogger_writes_it(tmp_path):
+    log, _ = _builtin(tmp_path)
+    log.metadata("train.loss", {"unit": ""})
+    log.log([], {"train.loss": 1.0})
+    log.close()
+    for line in (tmp_path / "log.json").read_text().splitlines():
+        stamp = json.loads(line[len("DLLL "):])["datetime"]
+        # dllogger 1.1.0: str(datetime.astimezone()), e.g.
+        # "2026-11-23 19:45:03.967759+00:00"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d",
+                            stamp), stamp
+
+
+def test_long_entries_are_cut_into_short_stdout_lines(tmp_path):
+    log, stream = _builtin(tmp_path)
+    data = {f"train.metric_{i:02d}": 1000.0 + i for i in range(40)}
+    for metric in data:
+        log.metadata(metric, {"unit": "img/s", "format": ":.2f"})
+    log.log([], data)
+    log.close()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) > 1
+    shown = {}
+    for line in lines:
+        assert len(line) <= dll.STDOUT_LINE_LIMIT
+        match = STDOUT_LINE.match(line)
+        assert match and match.group(2) == "[]", line
+        for name, value in re.findall(r"(train\.metric_\d+) : ([\d.]+) img/s",
+                                      line):
+            shown[name] = float(value)
+    assert shown == data  # every metric once, in the entry's order
+    # The JSON log keeps the entry whole.
+    entries = [json.loads(l[5:]) for l in
+               (tmp_path / "log.json").read_text().splitlines()]
+    assert [e["data"] for e in entries if e.get("step") == []] == [data]
+
+
+def test_the_parameter_entry_goes_to_stdout_only_when_asked(tmp_path):
+    for asked in (False, True):
+        stream = io.StringIO()
+        log = dll.Logger(str(tmp_path / f"{asked}.json"), use_dllogger=False,
+                         stream=stream, parameters_to_stdout=asked)
+        log.log("PARAMETER", {"model.name": "vgg16"})
+        log.close()
+        assert (" - PARAMETER model.name : vgg16" in stream.getvalue()) == asked
+        assert "PARAMETER" in (tmp_path / f"{asked}.json").read_text()

@@ -27,7 +27,8 @@ class FakeDevice:
         self.calls.append(n)
         self.pending += sum(self.step_seconds[:n])
         del self.step_seconds[:n]
-        return {"loss": _Array(np.ones(n)), "top1": _Array(np.zeros(n)),
+        return {"loss": _Array(np.ones(n)), "base_loss": _Array(np.ones(n)),
+                "top1": _Array(np.zeros(n)), "top5": _Array(np.zeros(n)),
                 "input_wait": _Array(np.float64(0.0))}
 
     def sync(self):
@@ -89,8 +90,10 @@ def test_steps_per_loop_groups_steps_but_counts_them_all():
     steps = [5.0] + [0.25] * 12
     meter, device, shown = _run(steps, warmup=1, timed=12, steps_per_loop=4,
                                 display_every=6)
-    assert device.calls == [1, 4, 2, 4, 2]  # calls end on display steps 6, 12
-    assert [p.timed_step for p in shown] == [6, 12]
+    # Calls end on the display steps: timed 1 (tf_cnn_benchmarks' first
+    # row), 6 and 12.
+    assert device.calls == [1, 1, 4, 1, 4, 2]
+    assert [p.timed_step for p in shown] == [1, 6, 12]
     s = meter.summary(1.0, 1)
     assert s["timed_steps"] == 12
     assert s["ms_per_step"] == pytest.approx(250.0)
@@ -129,22 +132,24 @@ def test_nan_loss_names_the_step():
 
     def loop(num_steps, inputs):
         out = device.loop(num_steps, inputs)
-        if device.calls == [1, 3]:
-            out["loss"].value[1] = np.nan  # the 2nd step of the 2nd call
+        # (Calls: the compiling step, timed step 1's row, then 3 steps.)
+        if device.calls == [1, 1, 3]:
+            out["loss"].value[1] = np.nan  # the 2nd step of the 3rd call
         return out
 
     from benchmarks.errors import TrainingError
     meter = ThroughputMeter(8, 1, 1)
     chunks = plan_chunks(num_warmup=1, num_timed=5, steps_per_loop=3,
                          display_every=10)
-    with pytest.raises(TrainingError, match="at step 3"):
+    with pytest.raises(TrainingError, match="at step 4"):
         drive(loop, None, chunks, meter, num_warmup=1, display_every=10,
                   clock=device.clock, sync=device.sync)
 
 
 def test_displayed_top1_is_the_mean_since_the_previous_display():
     device = FakeDevice([1.0] * 9)
-    accuracies = iter([[0.9], [0.0, 0.5], [1.0, 1.0], [0.25, 0.75], [0.5, 0.5]])
+    accuracies = iter([[0.9], [0.2], [0.0, 0.5], [1.0], [0.25, 0.75],
+                       [0.5, 0.5]])
 
     def loop(num_steps, inputs):
         out = device.loop(num_steps, inputs)
@@ -157,8 +162,11 @@ def test_displayed_top1_is_the_mean_since_the_previous_display():
                          display_every=4)
     drive(loop, None, chunks, meter, num_warmup=1, display_every=4,
               on_display=shown.append, clock=device.clock, sync=device.sync)
-    # The warmup step's 0.9 is left out; then means of steps 1-4 and 5-8.
-    assert [p.top1 for p in shown] == [pytest.approx(0.625), pytest.approx(0.5)]
+    # The warmup step's 0.9 is left out; then step 1's, and the means of
+    # steps 2-4 and 5-8.
+    assert [p.timed_step for p in shown] == [1, 4, 8]
+    assert [p.top1 for p in shown] == [pytest.approx(0.2), pytest.approx(0.5),
+                                       pytest.approx(0.5)]
 
 
 def test_paused_time_between_timed_calls_is_excluded():

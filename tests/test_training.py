@@ -83,7 +83,9 @@ def test_eval_and_epoch_steps():
 def test_chunks_end_at_boundaries():
     chunks = plan_chunks(num_warmup=2, num_timed=10, steps_per_loop=100,
                          display_every=5, boundaries={4, 9})
-    assert [c.last_step for c in chunks] == [1, 2, 4, 7, 9, 12]
+    # warmup 1-2; the first timed step shows a row; boundaries 4, 9;
+    # display steps 7 (timed 5) and 12 (timed 10).
+    assert [c.last_step for c in chunks] == [1, 2, 3, 4, 7, 9, 12]
 
 
 # --- runs ---------------------------------------------------------------------

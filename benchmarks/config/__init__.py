@@ -4,17 +4,19 @@ Flags are parsed once (benchmarks/flags.py) into a RunConfig; every builder
 takes only the section it needs, so each can be called from tests and scripts
 without absl flags.  Each field of a section is one setting, declared once
 with its flag (settings.py); the sections live in run.py (model, devices,
-data, logs) and training.py (loop, optimizer, schedule, evaluation,
-checkpoints).
+data, logs), training.py (loop, optimizer, schedule, evaluation,
+checkpoints) and runtime.py (TensorFlow's runtime options, profiling).
 """
 
 import dataclasses
 from dataclasses import dataclass, field
 
 from benchmarks.config.run import (ALL_REDUCE_SPECS, EXAMPLES_PER_EPOCH,
-                                   FILTER_GRADIENTS, ONEDNN_MODES,
-                                   PRECISION_TO_POLICY, DataConfig,
-                                   DistConfig, LogConfig, ModelConfig)
+                                   FILTER_GRADIENTS, NUM_CLASSES,
+                                   ONEDNN_MODES, PRECISION_TO_POLICY,
+                                   DataConfig, DistConfig, LogConfig,
+                                   ModelConfig)
+from benchmarks.config.runtime import ProfileConfig, RuntimeConfig
 from benchmarks.config.settings import settings_of
 from benchmarks.config.training import (OPTIMIZERS, SCHEDULES,
                                         CheckpointConfig, EvalConfig,
@@ -24,10 +26,11 @@ from benchmarks.errors import UsageError
 
 __all__ = [
     "ALL_REDUCE_SPECS", "EXAMPLES_PER_EPOCH", "FILTER_GRADIENTS",
-    "ONEDNN_MODES", "OPTIMIZERS", "PRECISION_TO_POLICY", "SCHEDULES",
-    "CheckpointConfig", "DataConfig", "DistConfig", "EvalConfig", "LogConfig",
-    "LoopConfig", "ModelConfig", "OptimizerConfig", "RunConfig",
-    "ScheduleConfig", "all_settings"]
+    "NUM_CLASSES", "ONEDNN_MODES", "OPTIMIZERS", "PRECISION_TO_POLICY",
+    "SCHEDULES", "CheckpointConfig", "DataConfig", "DistConfig", "EvalConfig",
+    "LogConfig", "LoopConfig", "ModelConfig", "OptimizerConfig",
+    "ProfileConfig", "RunConfig", "RuntimeConfig", "ScheduleConfig",
+    "all_settings"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    profile: ProfileConfig = field(default_factory=ProfileConfig)
 
     def __post_init__(self):
         """Checks that need two sections."""
@@ -63,6 +68,13 @@ class RunConfig:
         if self.log.summary_verbosity and not self.checkpoint.train_dir:
             raise UsageError("--summary_verbosity writes TensorBoard summaries "
                              "into --train_dir; give it")
+        if self.eval.eval_interval_secs and not self.eval.eval:
+            raise UsageError("--eval_interval_secs follows a training run's "
+                             "checkpoints; add --eval")
+        profiling = self.profile.trace_file or self.profile.tfprof_file
+        if profiling and self.eval.eval:
+            raise UsageError("--trace_file and --tfprof_file profile the timed "
+                             "steps of a benchmark; they do not go with --eval")
 
     @classmethod
     def from_values(cls, values):

@@ -17,10 +17,22 @@ PRECISION_TO_POLICY = {"fp32": None, "bf16": "mixed_bfloat16",
 # or the device's choice (machine.device_choices.resolve_filter_gradient).
 FILTER_GRADIENTS = ("auto", "native", "gemm")
 ONEDNN_MODES = ("auto", "on", "off")  # --onednn (machine.cpu.configure_onednn)
+# tf_cnn_benchmarks' --variable_update; compat.py translates what is not
+# "replicated" (the same, across workers, for the distributed_* kinds).
+VARIABLE_UPDATES = ("replicated", "parameter_server", "distributed_replicated",
+                    "distributed_all_reduce", "collective_all_reduce",
+                    "independent", "horovod")
 # How gradients are summed across replicas (distribute/strategy.py).
 ALL_REDUCE_SPECS = (None, "nccl", "hierarchical_copy", "pscpu", "psgpu")
-# Images per epoch of the datasets the runner knows (ILSVRC2012).
-EXAMPLES_PER_EPOCH = {"imagenet": {"train": 1281167, "validation": 50000}}
+# Images per epoch and classes of the datasets the runner knows: ILSVRC2012,
+# and Imagenette (10 ImageNet classes, imagenette2's split sizes) in the same
+# TFRecord layout, as DeepSparkHub's tf_cnn_benchmarks reads it.
+EXAMPLES_PER_EPOCH = {"imagenet": {"train": 1281167, "validation": 50000},
+                      "imagenette": {"train": 9469, "validation": 3925}}
+NUM_CLASSES = {"imagenet": 1000, "imagenette": 10}
+# --resize_method: tf.image.resize's methods, or each in turn by the image's
+# position in the batch (round_robin), as tf_cnn_benchmarks.
+RESIZE_METHODS = ("nearest", "bilinear", "bicubic", "area", "round_robin")
 
 _LAYOUTS = {"NHWC": "channels_last", "NCHW": "channels_first"}
 _LAYOUT_FLAGS = {v: k for k, v in _LAYOUTS.items()}
@@ -69,6 +81,23 @@ def _lower(value):
     return value.lower() if value else value
 
 
+def _indices(value):
+    try:
+        return tuple(int(v) for v in (value or "").split(",") if v.strip())
+    except ValueError:
+        raise UsageError(f"--gpu_indices must be integers like 0,1,2 (got "
+                         f"{value})") from None
+
+
+def _indices_flag(values):
+    return ",".join(str(v) for v in values)
+
+
+def _batch_size(value):
+    """tf_cnn_benchmarks' --batch_size=0: the model's default."""
+    return value or models.DEFAULT_BATCH_SIZE
+
+
 @dataclass(frozen=True)
 class DistConfig:
     device: Optional[str] = enum(  # cpu|gpu; None: gpu when one exists
@@ -80,9 +109,21 @@ class DistConfig:
     num_cpu_devices: int = integer(
         0, "Split the CPU into N logical devices and mirror over them (for "
         "testing without GPUs).")
+    variable_update: str = enum(
+        "replicated", VARIABLE_UPDATES, "replicated: mirrored variables, "
+        "all-reduced gradients (distributed_replicated, distributed_all_reduce "
+        "and collective_all_reduce mean the same: across workers with "
+        "--worker_hosts); parameter_server: gradients reduced on one device "
+        "(--local_parameter_device); independent and horovod are refused.")
     all_reduce_spec: Optional[str] = string(
         None, "nccl | hierarchical_copy | pscpu (reduce on the CPU) | psgpu "
         "(reduce on GPU 0).")
+    gradient_repacking: int = integer(
+        0, "Pack the gradients into this many tensors for the all-reduce "
+        "(num_packs of NCCL / hierarchical copy); 0: one pack.")
+    gpu_indices: tuple = string(
+        (), "Indices of the GPUs to use, comma-separated (default 0..N-1).",
+        parse=_indices, to_flag=_indices_flag)
     num_intra_threads: Optional[int] = integer(
         None, "Intra-op threads; 0 or unset: TensorFlow picks.")
     num_inter_threads: int = integer(0, "Inter-op threads; 0: TensorFlow picks.")
@@ -101,6 +142,9 @@ class DistConfig:
         "auto", ONEDNN_MODES, "oneDNN's CPU kernels (TF_ENABLE_ONEDNN_OPTS, "
         "set before TensorFlow starts); auto: on for x86-64 unless the "
         "variable is set.")
+    # A tf_cnn_benchmarks parameter-server task (--job_name=ps, compat.py):
+    # it has nothing to serve here and exits at once.
+    ps_task: bool = field(default=False)
 
     def __post_init__(self):
         one_of("device", self.device, (None, "cpu", "gpu"))
@@ -112,6 +156,10 @@ class DistConfig:
         if not self.worker_timeout_secs > 0:
             raise UsageError("--worker_timeout_secs must be positive")
         at_least("num_gpus", self.num_gpus, 0)
+        at_least("gradient_repacking", self.gradient_repacking, 0)
+        if self.gpu_indices and len(self.gpu_indices) < self.num_gpus:
+            raise UsageError(f"--gpu_indices={_indices_flag(self.gpu_indices)} "
+                             f"names fewer GPUs than --num_gpus={self.num_gpus}")
         at_least("num_cpu_devices", self.num_cpu_devices, 0)
         one_of("all_reduce_spec", self.all_reduce_spec, ALL_REDUCE_SPECS)
         if self.num_cpu_devices and self.device == "gpu":
@@ -123,10 +171,18 @@ class DistConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    batch_size: int = integer(32, "Batch size per replica (per device).")
+    batch_size: int = integer(
+        models.DEFAULT_BATCH_SIZE, "Batch size per replica (per device); 0: "
+        f"the model's default, {models.DEFAULT_BATCH_SIZE}.", parse=_batch_size)
     data_dir: Optional[str] = string(  # None: synthetic data
         None, "ImageNet TFRecord directory; unset: synthetic data.")
-    data_name: str = string("imagenet", "Dataset name (imagenet).")
+    data_name: str = enum(
+        "imagenet", tuple(EXAMPLES_PER_EPOCH), "Dataset: imagenet, or "
+        "imagenette (10 ImageNet classes in the same layout; --num_classes "
+        "defaults to 10).")
+    resize_method: str = string(
+        "bilinear", f"Image resize method: {', '.join(RESIZE_METHODS)} (each "
+        "in turn by the image's position in the batch).")
     crop_area_range: tuple = listing(
         (0.08, 1.0), "Training crop area, as a fraction of the image: lo,hi "
         "(timm's --scale).", parse=number_pair("crop_area_range"))
@@ -149,10 +205,37 @@ class DataConfig:
     strict_input: bool = boolean(
         False, "Fail on a record that does not decode instead of skipping and "
         "counting it.")
+    datasets_use_prefetch: bool = boolean(
+        True, "Prefetch batches, and copy each replica's batch to its device "
+        "ahead of the step.")
+    datasets_sloppy_parallel_interleave: bool = boolean(
+        False, "Let the file interleave depart from its deterministic order "
+        "(faster with slow files; a resumed run no longer sees the same "
+        "batches).")
+    datasets_repeat_cached_sample: bool = boolean(
+        False, "Read one record into memory and repeat it (input benchmarks "
+        "without file reads).")
+    multi_device_iterator_max_buffer_size: int = integer(
+        1, "Batches buffered per replica's device ahead of its step.")
+    fuse_decode_and_crop: bool = boolean(
+        True, "Decode only the training crop's part of the JPEG.")
+    distort_color_in_yiq: bool = boolean(
+        True, "With --distortions: hue and saturation in YIQ space (else "
+        "HSV).")
+    ml_perf: bool = boolean(
+        False, "MLPerf's input rules: crops ignore the records' boxes, "
+        "pixels are mean-subtracted instead of scaled to [-1, 1].")
 
     def __post_init__(self):
         at_least("batch_size", self.batch_size, 1, "it is the batch per replica")
         one_of("data_name", self.data_name, tuple(EXAMPLES_PER_EPOCH))
+        if self.resize_method == "crop":
+            raise UsageError("--resize_method=crop is tf_cnn_benchmarks' CIFAR-10 "
+                             "preprocessing; ImageNet images are resized: use "
+                             f"one of {', '.join(RESIZE_METHODS)}")
+        one_of("resize_method", self.resize_method, RESIZE_METHODS)
+        at_least("multi_device_iterator_max_buffer_size",
+                 self.multi_device_iterator_max_buffer_size, 1)
         in_range("crop_area_range", self.crop_area_range, 0.0, 1.0)
         in_range("crop_aspect_range", self.crop_aspect_range, 0.0, float("inf"))
         at_least("datasets_shuffle_buffer_size",
@@ -174,7 +257,22 @@ class LogConfig:
     summary_verbosity: int = integer(
         0, "TensorBoard summaries in --train_dir: 0 none, 1 scalars, 2 "
         "scalars and weight histograms.")
+    save_summaries_steps: int = integer(
+        0, "With --summary_verbosity: write the training scalars every N "
+        "steps (0: at each display step).")
+    eval_dir: Optional[str] = string(
+        None, "Write TensorBoard summaries of evaluations here (default: "
+        "--train_dir's tensorboard/ during training; none for --eval).")
+    benchmark_test_id: Optional[str] = string(
+        None, "A name for the run, recorded in the log's PARAMETER entry.")
+    flush_stdout: bool = boolean(
+        False, "Flush standard output after every line (it is flushed after "
+        "every progress line anyway).")
+    parameters_to_stdout: bool = boolean(
+        False, "Also print the dllogger PARAMETER entry (the whole config) on "
+        "standard output; it is always in --log_path's JSON log.")
     recipes: tuple = field(default=())  # the --flagfile paths used
 
     def __post_init__(self):
         one_of("summary_verbosity", self.summary_verbosity, (0, 1, 2))
+        at_least("save_summaries_steps", self.save_summaries_steps, 0)

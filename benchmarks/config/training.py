@@ -5,12 +5,25 @@ field is one setting (see settings.py)."""
 from dataclasses import dataclass
 from typing import Optional
 
+import models
 from benchmarks.config.settings import (at_least, boolean, enum, floating,
                                         integer, listing, numbers, one_of,
                                         optional_at_least, string)
 from benchmarks.errors import UsageError
 
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
+
+
+def _zero_is_none(value):
+    return value or None
+
+
+def _optional_float(value):
+    return None if value is None else float(value)
+
+
+def _optional_int(value):
+    return None if value is None else int(value)
 SCHEDULES = ("constant", "piecewise", "step", "cosine")
 
 
@@ -20,7 +33,8 @@ class OptimizerConfig:
         "sgd", OPTIMIZERS, "Optimizer; momentum is Nesterov momentum, as in "
         "tf_cnn_benchmarks.")
     init_learning_rate: float = floating(
-        0.005, "Learning rate (tf_cnn_benchmarks' VGG default).")
+        models.DEFAULT_LEARNING_RATE, "Learning rate (tf_cnn_benchmarks' VGG "
+        "default).")
     momentum: float = floating(0.9, "Momentum.")
     nesterov: bool = boolean(
         True, "Nesterov momentum for --optimizer=momentum (tf_cnn_benchmarks' "
@@ -39,9 +53,32 @@ class OptimizerConfig:
     adam_beta1: float = floating(0.9, "Adam beta1.")
     adam_beta2: float = floating(0.999, "Adam beta2.")
     adam_epsilon: float = floating(1e-8, "Adam epsilon.")
+    # fp16 loss scaling: dynamic unless a fixed --fp16_loss_scale is given
+    # without --fp16_enable_auto_loss_scale (see fixed_loss_scale).
+    fp16_loss_scale: Optional[float] = floating(
+        None, "fp16: the loss scale (fixed, or the dynamic scale's start; "
+        "default 128).")
+    fp16_enable_auto_loss_scale: Optional[bool] = boolean(
+        None, "fp16: adjust the loss scale during training (default: yes, "
+        "unless --fp16_loss_scale is given alone).")
+    fp16_inc_loss_scale_every_n: int = integer(
+        1000, "fp16: double the dynamic loss scale after this many steps "
+        "without overflow.")
+    single_l2_loss_op: bool = boolean(
+        False, "Compute the L2 loss as one op over all decayed variables "
+        "concatenated.")
+    compute_lr_on_cpu: bool = boolean(
+        False, "Compute the learning rate on the CPU.")
+
+    DEFAULT_LOSS_SCALE = 128.0  # tf_cnn_benchmarks' default for its models
 
     def __post_init__(self):
         one_of("optimizer", self.optimizer, OPTIMIZERS)
+        if self.fp16_loss_scale is not None and not self.fp16_loss_scale > 0:
+            raise UsageError("--fp16_loss_scale must be positive (got "
+                             f"{self.fp16_loss_scale})")
+        at_least("fp16_inc_loss_scale_every_n",
+                 self.fp16_inc_loss_scale_every_n, 1)
         if not self.init_learning_rate > 0:
             raise UsageError("--init_learning_rate must be positive "
                              f"(got {self.init_learning_rate})")
@@ -52,6 +89,19 @@ class OptimizerConfig:
         if not 0.0 <= self.label_smoothing < 1.0:
             raise UsageError("--label_smoothing must be in [0, 1) "
                              f"(got {self.label_smoothing})")
+
+    @property
+    def fixed_loss_scale(self):
+        """fp16: a fixed loss scale (tf_cnn_benchmarks' --fp16_loss_scale
+        without --fp16_enable_auto_loss_scale), or None for dynamic scaling."""
+        auto = self.fp16_enable_auto_loss_scale
+        if auto or (auto is None and self.fp16_loss_scale is None):
+            return None
+        return self.fp16_loss_scale or self.DEFAULT_LOSS_SCALE
+
+    @property
+    def initial_loss_scale(self):
+        return self.fp16_loss_scale or self.DEFAULT_LOSS_SCALE
 
 
 def _piecewise_flag(values):
@@ -122,12 +172,20 @@ class LoopConfig:
         False, "Benchmark the input pipeline alone (needs --data_dir).")
     num_batches: int = integer(  # timed steps, warmup excluded
         100, "Timed batches, warmup excluded.")
-    # Train this many epochs in all (warmup included); overrides num_batches.
+    # Train this many epochs after warmup; overrides num_batches.
     num_epochs: Optional[float] = floating(
-        None, "Epochs to train in all (warmup included, unlike "
-        "--num_batches); not with --num_batches.")
+        None, "Epochs to run, excluding warmup (as --num_batches); not with "
+        "--num_batches.")
     num_warmup_batches: int = integer(10, "Batches run before timing starts.")
-    display_every: int = integer(10, "Show progress every N steps.")
+    display_every: int = integer(
+        10, "Show progress at the first timed step and every N steps.")
+    display_perf_ewma: Optional[float] = floating(
+        None, "Show images/sec as an exponentially weighted moving average "
+        "of the step times with this weight for the newest (default: the "
+        "plain mean).")
+    loss_type_to_report: str = enum(
+        "total_loss", ("total_loss", "base_loss"), "The loss shown and "
+        "logged: total_loss includes the L2 term, base_loss does not.")
     steps_per_loop: int = integer(
         1, "Training steps per call of the compiled loop; more cuts host "
         "overhead.")
@@ -152,6 +210,10 @@ class LoopConfig:
         at_least("num_warmup_batches", self.num_warmup_batches, 1,
                  "the first step traces and compiles and is never timed")
         at_least("display_every", self.display_every, 1)
+        if (self.display_perf_ewma is not None
+                and not 0 < self.display_perf_ewma <= 1):
+            raise UsageError("--display_perf_ewma must be in (0, 1] (got "
+                             f"{self.display_perf_ewma})")
         at_least("steps_per_loop", self.steps_per_loop, 1)
         if self.forward_only and self.input_only:
             raise UsageError("--forward_only and --input_only exclude each other")
@@ -180,8 +242,8 @@ class EvalConfig:
         False, "Evaluate a checkpoint from --train_dir (the latest, or "
         "--checkpoint) on the validation split.")
     batch_size: Optional[int] = integer(  # per replica; None: the training batch
-        None, "Eval batch per replica (default --batch_size).",
-        flag="eval_batch_size")
+        None, "Eval batch per replica; 0 or unset: --batch_size.",
+        flag="eval_batch_size", parse=_zero_is_none)
     num_eval_batches: Optional[int] = integer(  # None: the whole split
         None, "Eval at most this many batches (default: the whole validation "
         "split).")
@@ -204,6 +266,13 @@ class EvalConfig:
     stop_at_top_1_accuracy: Optional[float] = floating(  # a fraction, 0..1
         None, "Stop training once an evaluation reaches this top-1 (a "
         "fraction).")
+    eval_interval_secs: int = integer(
+        0, "With --eval: follow --train_dir and evaluate each new checkpoint, "
+        "looking every N seconds, until the run's last step is evaluated or "
+        "--eval_timeout_secs pass without a new one; 0: evaluate once.")
+    eval_timeout_secs: float = floating(
+        3600.0, "With --eval_interval_secs: stop after this long without a "
+        "new checkpoint.")
 
     def __post_init__(self):
         optional_at_least("eval_batch_size", self.batch_size, 1)
@@ -213,6 +282,9 @@ class EvalConfig:
                              "covers every validation image once "
                              f"(got {self.num_eval_epochs})")
         at_least("eval_during_training_every_n_steps", self.every_n_steps, 0)
+        at_least("eval_interval_secs", self.eval_interval_secs, 0)
+        if not self.eval_timeout_secs > 0:
+            raise UsageError("--eval_timeout_secs must be positive")
         if self.every_n_epochs < 0:
             raise UsageError("--eval_during_training_every_n_epochs must be >= 0")
         if any(not isinstance(s, int) or s < 1 for s in self.at_steps):
@@ -250,9 +322,11 @@ class CheckpointConfig:
         None, "With --eval: this checkpoint (a path prefix, or a name in "
         "--train_dir) instead of the latest.")
     save_model_steps: int = integer(0, "Checkpoint every N steps.")
-    save_model_secs: float = integer(  # 0 with train_dir: DEFAULT_SAVE_SECS
-        0.0, "Checkpoint every N seconds (default 600 with --train_dir, "
-        "unless --save_model_steps).", parse=float, to_flag=int)
+    # None: DEFAULT_SAVE_SECS, unless by steps; 0: only at the end.
+    save_model_secs: Optional[float] = integer(
+        None, "Checkpoint every N seconds; 0: only at the end (default 600 "
+        "with --train_dir, unless --save_model_steps).",
+        parse=_optional_float, to_flag=_optional_int)
     max_ckpts_to_keep: int = integer(
         5, "Checkpoints kept (the best top-1 one is kept apart).")
 
@@ -261,7 +335,7 @@ class CheckpointConfig:
     def __post_init__(self):
         at_least("save_model_steps", self.save_model_steps, 0)
         at_least("max_ckpts_to_keep", self.max_ckpts_to_keep, 1)
-        if self.save_model_secs < 0:
+        if self.save_model_secs is not None and self.save_model_secs < 0:
             raise UsageError("--save_model_secs must be >= 0")
         if not self.train_dir and (self.save_model_steps or self.save_model_secs):
             raise UsageError("--save_model_steps/--save_model_secs need "
@@ -269,6 +343,7 @@ class CheckpointConfig:
 
     @property
     def every_secs(self):
-        if self.save_model_steps and not self.save_model_secs:
-            return 0.0  # by steps only
-        return self.save_model_secs or self.DEFAULT_SAVE_SECS
+        """Seconds between checkpoints; 0: none by time."""
+        if self.save_model_secs is not None:
+            return self.save_model_secs
+        return 0.0 if self.save_model_steps else self.DEFAULT_SAVE_SECS

@@ -85,17 +85,23 @@ def configure_runtime(dist, cluster=None, deterministic=False):
             pass  # already started: build_strategy checks there are enough
 
 
-def _cross_device_ops(spec, device_kind, devices):
-    """The all-reduce for MirroredStrategy, by tf_cnn_benchmarks' spec name."""
+def _cross_device_ops(spec, device_kind, devices, num_packs=0):
+    """The all-reduce for MirroredStrategy, by tf_cnn_benchmarks' spec name;
+    ``num_packs`` (--gradient_repacking) for NCCL and hierarchical copy."""
     if spec is None:
         spec = "nccl" if device_kind == "gpu" else "pscpu"
     if spec in ("nccl", "hierarchical_copy") and device_kind != "gpu":
         raise UsageError(f"--all_reduce_spec={spec} needs GPUs; on CPU devices "
                          "use pscpu")
+    packs = {"num_packs": num_packs} if num_packs else {}
+    if num_packs and spec not in ("nccl", "hierarchical_copy"):
+        raise UsageError(f"--gradient_repacking packs the nccl and "
+                         f"hierarchical_copy all-reduce; --all_reduce_spec="
+                         f"{spec} reduces on one device; omit it")
     if spec == "nccl":
-        return spec, tf.distribute.NcclAllReduce()
+        return spec, tf.distribute.NcclAllReduce(**packs)
     if spec == "hierarchical_copy":
-        return spec, tf.distribute.HierarchicalCopyAllReduce()
+        return spec, tf.distribute.HierarchicalCopyAllReduce(**packs)
     if spec == "pscpu":
         return spec, tf.distribute.ReductionToOneDevice("/cpu:0")
     return spec, tf.distribute.ReductionToOneDevice(devices[0])  # psgpu
@@ -123,6 +129,10 @@ def _cpu_devices_per_worker(count):
 
 
 def _multi_worker_strategy(dist, cluster):
+    if dist.gradient_repacking:
+        raise UsageError("--gradient_repacking packs MirroredStrategy's "
+                         "all-reduce; across workers the collective all-reduce "
+                         "packs by itself; omit it")
     gpus = tf.config.list_physical_devices("GPU")
     kind = "cpu" if dist.device == "cpu" or not gpus else "gpu"
     if kind == "gpu" and dist.num_gpus > len(gpus):
@@ -181,7 +191,8 @@ def build_strategy(dist, cluster=None):
                              "GPUs; on the CPU use pscpu")
         strategy = tf.distribute.OneDeviceStrategy(devices[0])
         return Placement(strategy, kind, devices, "none (one replica)")
-    name, ops = _cross_device_ops(dist.all_reduce_spec, kind, devices)
+    name, ops = _cross_device_ops(dist.all_reduce_spec, kind, devices,
+                                  dist.gradient_repacking)
     strategy = tf.distribute.MirroredStrategy(list(devices), cross_device_ops=ops)
     return Placement(strategy, kind, devices, f"{name} ({type(ops).__name__})")
 

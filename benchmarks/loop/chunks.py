@@ -1,6 +1,9 @@
 """The cut of a run's steps into calls of the compiled loop: the first call
 is one step (trace and compile), warmup ends on a call boundary, and every
-display step, and every step after which something happens, ends a call."""
+display step, and every step after which something happens, ends a call.
+
+Display steps are tf_cnn_benchmarks': the first timed step, then every
+--display_every timed steps."""
 
 from dataclasses import dataclass
 
@@ -13,6 +16,19 @@ class Chunk:
     @property
     def last_step(self):
         return self.first_step + self.num_steps - 1
+
+
+def is_display_step(timed_step, display_every):
+    """Whether timed step ``timed_step`` (1-based) shows a progress row."""
+    return timed_step == 1 or (timed_step > 0
+                               and timed_step % display_every == 0)
+
+
+def _next_display(timed_step, display_every):
+    """The first display step after ``timed_step`` (0: none done yet)."""
+    if timed_step < 1:
+        return 1
+    return (timed_step // display_every + 1) * display_every
 
 
 def plan_chunks(*, num_warmup, num_timed, steps_per_loop, display_every,
@@ -35,9 +51,8 @@ def plan_chunks(*, num_warmup, num_timed, steps_per_loop, display_every,
         elif step < num_warmup:
             limit = num_warmup
         else:
-            timed = step - num_warmup
-            next_display = (timed // display_every + 1) * display_every
-            limit = num_warmup + next_display
+            limit = num_warmup + _next_display(step - num_warmup,
+                                               display_every)
         limit = min([limit] + [b for b in stops if b > step])
         n = min(steps_per_loop, limit - step, total - step)
         chunks.append(Chunk(step + 1, n))

@@ -13,9 +13,13 @@ from benchmarks.training.optimizers import l2_decay_variables, l2_loss
 SUM = tf.distribute.ReduceOp.SUM
 
 
-def _top1_fraction(logits, labels, global_batch):
-    hits = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels)
-    return tf.reduce_sum(tf.cast(hits, tf.float32)) / global_batch
+def _accuracy(logits, labels, global_batch):
+    """(top-1, top-5) hits of this replica over the global batch."""
+    k = min(5, logits.shape[-1])
+    top1 = tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels)
+    top5 = tf.math.in_top_k(labels, tf.cast(logits, tf.float32), k)
+    return (tf.reduce_sum(tf.cast(top1, tf.float32)) / global_batch,
+            tf.reduce_sum(tf.cast(top5, tf.float32)) / global_batch)
 
 
 def cross_entropy_per_example(logits, labels, label_smoothing=0.0):
@@ -55,13 +59,14 @@ def explain_xla_error(error, device):
 
 def build_train_loop(strategy, model, optimizer, *, global_batch, weight_decay,
                      xla=False, with_accuracy=False, nhwc_to_nchw=False,
-                     label_smoothing=0.0, timed_input=True):
+                     label_smoothing=0.0, single_l2_loss_op=False,
+                     timed_input=True):
     """Returns ``loop(num_steps, inputs) -> {"loss": [num_steps], ...}``.
 
     ``inputs`` is a per-replica (images, labels) batch fed to every step, or a
-    distributed iterator to draw a batch from at every step.  Losses are the
-    global mean cross-entropy plus the L2 term, as tf_cnn_benchmarks'
-    total_loss.
+    distributed iterator to draw a batch from at every step.  "loss" is the
+    global mean cross-entropy plus the L2 term (tf_cnn_benchmarks'
+    total_loss), "base_loss" the cross-entropy alone.
     """
     num_replicas = strategy.num_replicas_in_sync
     decay_variables = l2_decay_variables(model)
@@ -70,14 +75,16 @@ def build_train_loop(strategy, model, optimizer, *, global_batch, weight_decay,
     def forward_backward(images, labels):
         with tf.GradientTape() as tape:
             logits = model(images, training=True)
-            loss = _cross_entropy(logits, labels, global_batch, label_smoothing)
+            base = _cross_entropy(logits, labels, global_batch, label_smoothing)
             # Each replica adds 1/R of the L2 term: the all-reduce sums to one.
-            loss += l2_loss(decay_variables, weight_decay) / num_replicas
+            loss = base + l2_loss(decay_variables, weight_decay,
+                                  single_l2_loss_op) / num_replicas
             scaled_loss = optimizer.scale_loss(loss)  # fp16: x loss scale
         grads = tape.gradient(scaled_loss, variables)
-        top1 = _top1_fraction(logits, labels, global_batch) if with_accuracy \
-            else tf.constant(0.0)
-        return loss, grads, top1
+        # (Made here, per replica: strategy.run must return replica values.)
+        accuracy = (_accuracy(logits, labels, global_batch) if with_accuracy
+                    else (tf.constant(0.0), tf.constant(0.0)))
+        return loss, base, grads, accuracy
 
     if xla:  # compile forward and backward; all-reduce and update stay outside
         forward_backward = tf.function(forward_backward, jit_compile=True)
@@ -85,13 +92,13 @@ def build_train_loop(strategy, model, optimizer, *, global_batch, weight_decay,
     def replica_step(images, labels):
         if nhwc_to_nchw:  # the input pipeline makes NHWC; transpose on device
             images = tf.transpose(images, [0, 3, 1, 2])
-        loss, grads, top1 = forward_backward(images, labels)
+        loss, base, grads, (top1, top5) = forward_backward(images, labels)
         # One explicit all-reduce (the optimizers skip their own, see
         # training/optimizers.py), so clipping and overflow checks see global
         # grads.
         grads = tf.distribute.get_replica_context().all_reduce(SUM, grads)
         optimizer.apply(grads, variables)
-        return loss, top1
+        return loss, base, top1, top5
 
     return _multi_step_loop(strategy, replica_step, timed_input)
 
@@ -104,8 +111,8 @@ def build_infer_loop(strategy, model, *, global_batch, xla=False,
         if nhwc_to_nchw:
             images = tf.transpose(images, [0, 3, 1, 2])
         logits = model(images, training=False)
-        return (_cross_entropy(logits, labels, global_batch),
-                _top1_fraction(logits, labels, global_batch))
+        loss = _cross_entropy(logits, labels, global_batch)
+        return (loss, loss) + _accuracy(logits, labels, global_batch)
 
     if xla:
         replica_step = tf.function(replica_step, jit_compile=True)
@@ -118,9 +125,14 @@ def build_input_loop(strategy, timed_input=True):
     def replica_step(images, labels):
         touched = tf.reduce_sum(tf.cast(labels, tf.float32)) + \
             tf.cast(tf.reduce_sum(images[:, 0, 0, 0]), tf.float32)
-        return 0.0 * touched, tf.constant(0.0)
+        zero = 0.0 * touched
+        return zero, zero, tf.constant(0.0), tf.constant(0.0)
 
     return _multi_step_loop(strategy, replica_step, timed_input)
+
+
+# What a replica step returns, each summed over the replicas per step.
+_OUTPUTS = ("loss", "base_loss", "top1", "top5")
 
 
 def _multi_step_loop(strategy, replica_step, timed_input=True):
@@ -129,8 +141,7 @@ def _multi_step_loop(strategy, replica_step, timed_input=True):
 
     @tf.function
     def loop(num_steps, inputs):
-        losses = tf.TensorArray(tf.float32, size=num_steps)
-        top1s = tf.TensorArray(tf.float32, size=num_steps)
+        per_step = [tf.TensorArray(tf.float32, size=num_steps) for _ in _OUTPUTS]
         waited = tf.constant(0.0 if timed_input else float("nan"), tf.float64)
         from_iterator = isinstance(inputs, tf.distribute.DistributedIterator)
         for i in tf.range(num_steps):
@@ -146,10 +157,11 @@ def _multi_step_loop(strategy, replica_step, timed_input=True):
                     waited += tf.timestamp() - before
             else:
                 batch = inputs
-            loss, top1 = strategy.run(replica_step, args=batch)
-            losses = losses.write(i, strategy.reduce(SUM, loss, axis=None))
-            top1s = top1s.write(i, strategy.reduce(SUM, top1, axis=None))
-        return {"loss": losses.stack(), "top1": top1s.stack(),
-                "input_wait": waited}
+            outputs = strategy.run(replica_step, args=batch)
+            per_step = [array.write(i, strategy.reduce(SUM, value, axis=None))
+                        for array, value in zip(per_step, outputs)]
+        result = {name: array.stack() for name, array in zip(_OUTPUTS, per_step)}
+        result["input_wait"] = waited
+        return result
 
     return loop

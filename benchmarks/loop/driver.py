@@ -11,7 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks.errors import TrainingError
-from benchmarks.loop.chunks import Chunk
+from benchmarks.loop.chunks import Chunk, is_display_step
 
 
 @dataclass
@@ -21,7 +21,9 @@ class Progress:
     step: int  # global step, 1-based, warmup included
     timed_step: int  # steps since warmup ended
     loss: float  # of the last step, as tf_cnn_benchmarks shows it
+    base_loss: float  # the same without the L2 term
     top1: float  # mean over the steps since the previous display
+    top5: float
 
 
 @dataclass
@@ -34,19 +36,39 @@ class ChunkResult:
     seconds: float
 
 
+class _Window:
+    """Training accuracy summed since the previous display."""
+
+    def __init__(self):
+        self.top1 = self.top5 = 0.0
+        self.steps = 0
+
+    def add(self, out, num_steps):
+        self.top1 += float(out["top1"].numpy().sum())
+        self.top5 += float(out["top5"].numpy().sum())
+        self.steps += num_steps
+
+    def means(self):
+        n = max(1, self.steps)
+        return self.top1 / n, self.top5 / n
+
+
 def drive(loop, inputs, chunks, meter, *, num_warmup, display_every,
-              on_display=None, after_chunk=None, clock=time.perf_counter,
-              sync=tf.test.experimental.sync_devices):
+          on_display=None, after_chunk=None, profiler=None,
+          clock=time.perf_counter, sync=tf.test.experimental.sync_devices):
     """Runs the planned calls, timing each one.  Returns the last Progress.
 
+    ``on_display(Progress)`` runs at each display step (loop/chunks.py).
     ``after_chunk(ChunkResult) -> bool`` runs after each call (evaluation,
     checkpoints, epoch logs); True stops the run.  Its time is excluded from
-    the meter's wall time (meter.pause).
+    the meter's wall time (meter.pause).  ``profiler`` (output/profile.py)
+    is told before and after each call.
     Raises TrainingError naming the first step whose loss is NaN or Inf.
     """
-    last = None
-    top1_sum, top1_steps = 0.0, 0  # since the previous display
+    last, window = None, _Window()
     for chunk in chunks:
+        if profiler:
+            profiler.before(chunk)
         start = clock()
         out = loop(tf.constant(chunk.num_steps, tf.int32), inputs)
         losses = out["loss"].numpy()  # waits for this call's outputs...
@@ -54,24 +76,20 @@ def drive(loop, inputs, chunks, meter, *, num_warmup, display_every,
         end = clock()
         meter.record(chunk.first_step, chunk.num_steps, start, end,
                      input_wait=float(out["input_wait"].numpy()))
-        bad = np.flatnonzero(~np.isfinite(losses))
-        if bad.size:
-            step = chunk.first_step + int(bad[0])
-            raise TrainingError(
-                f"loss became {losses[bad[0]]} at step {step}; lower "
-                "--init_learning_rate or set --gradient_clip")
+        if profiler:
+            profiler.after(chunk)
+        _check_finite(losses, chunk)
         if chunk.last_step <= num_warmup:
-            top1_sum, top1_steps = 0.0, 0  # windows start after warmup
+            window = _Window()  # windows start after warmup
         else:
-            top1_sum += float(out["top1"].numpy().sum())
-            top1_steps += chunk.num_steps
+            window.add(out, chunk.num_steps)
         last = Progress(chunk.last_step, chunk.last_step - num_warmup,
-                        float(losses[-1]), top1_sum / max(1, top1_steps))
-        timed = last.timed_step
-        if timed > 0 and (timed % display_every == 0 or chunk is chunks[-1]):
+                        float(losses[-1]), float(out["base_loss"].numpy()[-1]),
+                        *window.means())
+        if is_display_step(last.timed_step, display_every):
             if on_display:
                 on_display(last)
-            top1_sum, top1_steps = 0.0, 0
+            window = _Window()
         if after_chunk:
             hook_start = clock()
             stop = after_chunk(ChunkResult(chunk, losses, out["top1"].numpy(),
@@ -80,3 +98,12 @@ def drive(loop, inputs, chunks, meter, *, num_warmup, display_every,
             if stop:
                 break
     return last
+
+
+def _check_finite(losses, chunk):
+    bad = np.flatnonzero(~np.isfinite(losses))
+    if bad.size:
+        step = chunk.first_step + int(bad[0])
+        raise TrainingError(
+            f"loss became {losses[bad[0]]} at step {step}; lower "
+            "--init_learning_rate or set --gradient_clip")

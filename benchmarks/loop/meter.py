@@ -76,15 +76,22 @@ class ThroughputMeter:
     def timed_images(self):
         return self.timed_steps * self.global_batch
 
-    def running(self):
+    def running(self, ewma=None):
         """tf_cnn_benchmarks' progress figures over the timed steps so far:
         (img/s = batch / mean step time, its standard error, jitter = 1.4826 x
-        the median absolute deviation of per-step img/s)."""
+        the median absolute deviation of per-step img/s).  With ``ewma``
+        (--display_perf_ewma) the mean step time weighs step k of n by
+        (1 - ewma)^(n - k), as tf_cnn_benchmarks does."""
         times = self.step_seconds()
         if times.size == 0:
             return float("nan"), float("nan"), float("nan")
         speeds = self.global_batch / times
-        mean = self.global_batch / times.mean()
+        if ewma:
+            weights = np.logspace(times.size - 1, 0, times.size,
+                                  base=1 - ewma)
+            mean = self.global_batch / np.average(times, weights=weights)
+        else:
+            mean = self.global_batch / times.mean()
         uncertainty = speeds.std() / np.sqrt(times.size)
         jitter = 1.4826 * np.median(np.abs(speeds - np.median(speeds)))
         return float(mean), float(uncertainty), float(jitter)

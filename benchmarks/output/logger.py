@@ -6,9 +6,15 @@ Two outputs, in dllogger's formats:
   * stdout: ``DLL <datetime> - <step> <metric> : <value> <unit> ...``
 
 dllogger is not on PyPI; when it is importable it is used, otherwise the
-built-in backends below write byte-for-byte the same formats.  Entries logged
-with verbosity VERBOSE (per-display progress) go to the JSON file only; the
-console shows those as tf_cnn_benchmarks' progress table instead.
+built-in backends below write byte-for-byte the same formats.
+
+The JSON file gets every entry.  Standard output is tf_cnn_benchmarks'
+console (output/console.py) with the DLL lines of the DEFAULT-verbosity
+entries (evaluations, epochs, the final summary) among them, each entry cut
+into lines of at most STDOUT_LINE_LIMIT characters (several DLL lines of the
+same step); the PARAMETER entry (the whole config) only with
+--parameters_to_stdout, and the per-display progress entries (VERBOSE) never:
+the console shows them as the progress table.
 """
 
 import json
@@ -23,6 +29,7 @@ from benchmarks.errors import UsageError
 
 DEFAULT = 0
 VERBOSE = 1
+STDOUT_LINE_LIMIT = 200
 
 # Every metric the runner logs, with its unit and display format.  Prefixes
 # train.* and infer.* share the same suffixes.
@@ -31,6 +38,7 @@ _SUFFIX_METADATA = {
     "ips_uncertainty": ("img/s", ":.2f"),
     "ips_jitter": ("img/s", ":.2f"),
     "loss": ("", ":.4f"),
+    "base_loss": ("", ":.4f"),
     "learning_rate": ("", ":.6g"),
     "top1": ("", ":.4f"),
     "total_ips": ("img/s", ":.2f"),
@@ -113,14 +121,17 @@ class _JSONStreamBackend:
     def _write(self, entry):
         self.file.write("DLLL {}\n".format(json.dumps(entry)))
 
+    # dllogger 1.1.0 writes the local time with its UTC offset.
     def metadata(self, timestamp, elapsedtime, metric, metadata):
         self._write(dict(timestamp=str(timestamp.timestamp()),
-                         elapsedtime=str(elapsedtime), datetime=str(timestamp),
+                         elapsedtime=str(elapsedtime),
+                         datetime=str(timestamp.astimezone()),
                          type="METADATA", metric=metric, metadata=metadata))
 
     def log(self, timestamp, elapsedtime, step, data):
         self._write(dict(timestamp=str(timestamp.timestamp()),
-                         datetime=str(timestamp), elapsedtime=str(elapsedtime),
+                         datetime=str(timestamp.astimezone()),
+                         elapsedtime=str(elapsedtime),
                          type="LOG", step=step, data=data))
 
     def flush(self):
@@ -195,6 +206,24 @@ def _dllogger_module():
         return None
 
 
+def stdout_chunks(step, data, metadata, limit=STDOUT_LINE_LIMIT):
+    """``data`` cut into consecutive dicts whose stdout line (the DLL prefix
+    with a 26-character datetime, the step, then each metric) stays within
+    ``limit`` characters; a metric too long for any line gets its own."""
+    prefix = len("DLL 2026-01-01 00:00:00.000000 - ") + len(str(step)) + 1
+    chunks, chunk, width = [], {}, prefix
+    for metric, value in data.items():
+        text = len(format_metric(metric, metadata.get(metric, {}), value)) + 1
+        if chunk and width + text > limit:
+            chunks.append(chunk)
+            chunk, width = {}, prefix
+        chunk[metric] = value
+        width += text
+    if chunk:
+        chunks.append(chunk)
+    return chunks
+
+
 class Logger:
     """The run's logger: ``log(step, data)``, ``metadata(metric, meta)``.
 
@@ -202,39 +231,52 @@ class Logger:
     training step, [] for the final summary.
     """
 
-    def __init__(self, log_path=None, use_dllogger=None, stream=None):
+    def __init__(self, log_path=None, use_dllogger=None, stream=None,
+                 parameters_to_stdout=False):
         if log_path:
             _prepare(log_path)
         module = _dllogger_module() if use_dllogger in (None, True) else None
         if use_dllogger and module is None:
             raise ImportError("dllogger is not installed")
         self.backend_name = "dllogger" if module else "built-in"
-        self._files = []
-        if module:
-            backends = [module.StdOutBackend(module.Verbosity.DEFAULT)]
-            if log_path:
-                backends.append(module.JSONStreamBackend(
-                    module.Verbosity.VERBOSE, log_path))
-                self._files.append(backends[-1].file)
-            self._logger = module.Logger(backends)
+        self.parameters_to_stdout = parameters_to_stdout
+        self.starttime = datetime.now()
+        self._metadata = {}
+        if module:  # dllogger's StdOutBackend prints to sys.stdout
+            self._stdout = module.StdOutBackend(module.Verbosity.DEFAULT)
+            json_backends = ([module.JSONStreamBackend(
+                module.Verbosity.VERBOSE, log_path)] if log_path else [])
+            self._json = module.Logger(json_backends)
         else:
-            backends = [_StdOutBackend(DEFAULT, stream)]
-            if log_path:
-                backends.append(_JSONStreamBackend(VERBOSE, log_path))
-                self._files.append(backends[-1].file)
-            self._logger = _BuiltinLogger(backends)
+            self._stdout = _StdOutBackend(DEFAULT, stream)
+            json_backends = ([_JSONStreamBackend(VERBOSE, log_path)]
+                             if log_path else [])
+            self._json = _BuiltinLogger(json_backends)
+        self._files = [b.file for b in json_backends]
 
     def metadata(self, metric, metadata):
-        self._logger.metadata(metric, metadata)
+        self._metadata.setdefault(metric, {}).update(metadata)
+        now = datetime.now()
+        self._stdout.metadata(now, (now - self.starttime).total_seconds(),
+                              metric, metadata)
+        self._json.metadata(metric, metadata)
 
     def log(self, step, data, verbosity=DEFAULT):
-        self._logger.log(_jsonable(step), _jsonable(data), verbosity=verbosity)
-        self._logger.flush()
+        step, data = _jsonable(step), _jsonable(data)
+        self._json.log(step, data, verbosity=verbosity)
+        self._json.flush()
+        if verbosity == DEFAULT and (step != "PARAMETER"
+                                     or self.parameters_to_stdout):
+            now = datetime.now()
+            elapsed = (now - self.starttime).total_seconds()
+            for chunk in stdout_chunks(step, data, self._metadata):
+                self._stdout.log(now, elapsed, step, chunk)
+            sys.stdout.flush()
 
     def close(self):
-        self._logger.flush()
+        self._json.flush()
         for f in self._files:
             if not f.closed:
                 f.close()
         # dllogger flushes its backends at exit; closed files must be gone.
-        self._logger.backends = []
+        self._json.backends = []

@@ -1,7 +1,8 @@
-"""TensorBoard summaries in --train_dir, by --summary_verbosity:
-0 none, 1 scalars (train loss, learning rate, img/s, top-1; eval top-1,
-top-5, loss; per-epoch figures), 2 also histograms of the weights at each
-evaluation and epoch end."""
+"""TensorBoard summaries, in --train_dir's tensorboard/ by
+--summary_verbosity: 0 none, 1 scalars (train loss, learning rate, img/s,
+top-1; eval top-1, top-5, loss; per-epoch figures), 2 also histograms of the
+weights at each evaluation and epoch end; and evaluations' scalars in
+--eval_dir."""
 
 import os
 
@@ -9,12 +10,17 @@ import tensorflow as tf
 
 
 class Summaries:
-    def __init__(self, train_dir, verbosity):
+    def __init__(self, directory, verbosity):
+        """Writes into ``directory`` (None, or verbosity 0: nothing)."""
         self.verbosity = verbosity
         self._writer = None
-        if verbosity and train_dir:
-            self._writer = tf.summary.create_file_writer(
-                os.path.join(train_dir, "tensorboard"))
+        if verbosity and directory:
+            self._writer = tf.summary.create_file_writer(directory)
+
+    @classmethod
+    def of_train_dir(cls, train_dir, verbosity):
+        return cls(train_dir and os.path.join(train_dir, "tensorboard"),
+                   verbosity)
 
     def scalars(self, step, values):
         """``values``: {"train.loss": 1.2, ...}; None values are skipped."""

@@ -66,6 +66,10 @@ class RunState:
                                              name="examples_seen")
             self.epoch = tf.Variable(0.0, dtype=tf.float64, trainable=False,
                                      name="epoch")
+            # The step the run ends at: an evaluator following the train_dir
+            # stops after this step's checkpoint (0: not known).
+            self.last_step = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                         name="last_step")
 
     def advance(self, steps, global_batch, examples_per_epoch):
         self.step.assign_add(steps)
@@ -76,7 +80,8 @@ class RunState:
 def checkpoint_contents(model, optimizer, run_state):
     contents = dict(model=model, step=run_state.step,
                     examples_seen=run_state.examples_seen,
-                    epoch=run_state.epoch, rng=_rng_states(model))
+                    epoch=run_state.epoch, last_step=run_state.last_step,
+                    rng=_rng_states(model))
     if optimizer is not None:
         contents["optimizer"] = optimizer
     return tf.train.Checkpoint(**contents)
@@ -186,6 +191,11 @@ def run_identity(config, global_batch):
             "precision": config.model.precision}
 
 
+def latest_checkpoint(train_dir):
+    """train_dir's latest complete checkpoint, or None."""
+    return tf.train.latest_checkpoint(train_dir) if train_dir else None
+
+
 def resolve_checkpoint(train_dir, name):
     """--checkpoint (a path prefix, or a name in train_dir) or the latest in
     train_dir; UsageError listing what exists when neither is found."""
@@ -195,7 +205,7 @@ def resolve_checkpoint(train_dir, name):
                 return candidate
         raise UsageError(f"--checkpoint={name} not found (no {name}.index); "
                          f"available: {_available(train_dir)}")
-    latest = tf.train.latest_checkpoint(train_dir) if train_dir else None
+    latest = latest_checkpoint(train_dir)
     if latest is None:
         raise UsageError(f"no checkpoint in --train_dir={train_dir}; train "
                          "there first, or name one with --checkpoint")

@@ -22,11 +22,18 @@ def _explicitly_reduced(optimizer_class):
 
 
 class FusedSGD(keras.optimizers.SGD):
-    """keras.optimizers.SGD updated by TensorFlow's fused kernels, in place
-    and in one pass: ResourceApplyKerasMomentum (Keras' own momentum and
-    Nesterov formulas, as a kernel) or ResourceApplyGradientDescent.  Keras'
-    update_step computes the same with separate multiply/subtract ops, each
-    a temporary the size of the variable (fc1 alone has 103M weights)."""
+    """SGD with tf_cnn_benchmarks' momentum (TF1's MomentumOptimizer, also
+    PyTorch's), applied by TensorFlow's fused kernels in place and in one
+    pass: ResourceApplyMomentum or ResourceApplyGradientDescent.
+
+        accum = m * accum + g;  w -= lr * accum            (momentum)
+                                w -= lr * (g + m * accum)   (Nesterov)
+
+    Keras' SGD keeps v = m * v - lr * g instead, which takes the same steps
+    while the learning rate is constant and other steps when it changes (the
+    old velocity keeps the old rate).  Its update_step also makes a temporary
+    the size of the variable per op (fc1 alone has 103M weights).  The slot
+    keeps Keras' name, ``momentums``."""
 
     def update_step(self, gradient, variable, learning_rate):
         if isinstance(gradient, tf.IndexedSlices):
@@ -36,7 +43,7 @@ class FusedSGD(keras.optimizers.SGD):
         gradient = tf.cast(gradient, dtype)
         if self.momentum:
             accumulator = self.momentums[self._get_variable_index(variable)]
-            tf.raw_ops.ResourceApplyKerasMomentum(
+            tf.raw_ops.ResourceApplyMomentum(
                 var=variable.handle, accum=accumulator.handle,
                 lr=learning_rate, grad=gradient,
                 momentum=tf.cast(self.momentum, dtype),
@@ -46,22 +53,35 @@ class FusedSGD(keras.optimizers.SGD):
                 var=variable.handle, alpha=learning_rate, delta=gradient)
 
 
+class TF1RMSprop(keras.optimizers.RMSprop):
+    """RMSprop as TF1's RMSPropOptimizer (tf_cnn_benchmarks'): the same
+    update as Keras', but the mean square starts at 1, not 0, so the first
+    steps are not divided by a near-zero root."""
+
+    def build(self, variables):
+        super().build(variables)
+        for velocity in self._velocities:
+            velocity.assign(tf.ones_like(velocity))
+
+
 def build_optimizer(opt, precision="fp32", learning_rate=None, model=None):
-    """A Keras optimizer for an OptimizerConfig; fp16 gets dynamic loss scaling.
+    """A Keras optimizer for an OptimizerConfig; fp16 gets loss scaling:
+    dynamic (LossScaleOptimizer), or a fixed --fp16_loss_scale.
 
     ``learning_rate``: a float or a schedule (default opt.init_learning_rate).
     ``model``: for adamw, whose decoupled decay skips what L2 skips.
     """
+    fixed_scale = opt.fixed_loss_scale if precision == "fp16" else None
     common = dict(learning_rate=(opt.init_learning_rate if learning_rate is None
                                  else learning_rate),
-                  clipvalue=opt.gradient_clip)
+                  clipvalue=opt.gradient_clip, loss_scale_factor=fixed_scale)
     if opt.optimizer == "sgd":
         inner = _explicitly_reduced(FusedSGD)(**common)
     elif opt.optimizer == "momentum":  # tf_cnn_benchmarks uses Nesterov
         inner = _explicitly_reduced(FusedSGD)(
             momentum=opt.momentum, nesterov=opt.nesterov, **common)
     elif opt.optimizer == "rmsprop":
-        inner = _explicitly_reduced(keras.optimizers.RMSprop)(
+        inner = _explicitly_reduced(TF1RMSprop)(
             rho=opt.rmsprop_decay, momentum=opt.rmsprop_momentum,
             epsilon=opt.rmsprop_epsilon, **common)
     elif opt.optimizer == "adam":
@@ -78,8 +98,10 @@ def build_optimizer(opt, precision="fp32", learning_rate=None, model=None):
                 v for v in model.trainable_variables if id(v) not in decayed])
     else:
         raise ValueError(f"unknown optimizer {opt.optimizer!r}")
-    if precision == "fp16":
-        return keras.optimizers.LossScaleOptimizer(inner)
+    if precision == "fp16" and fixed_scale is None:
+        return keras.optimizers.LossScaleOptimizer(
+            inner, initial_scale=opt.initial_loss_scale,
+            dynamic_growth_steps=opt.fp16_inc_loss_scale_every_n)
     return inner
 
 
@@ -96,12 +118,16 @@ def l2_decay_variables(model):
             for w in layer.trainable_weights]
 
 
-def l2_loss(variables, weight_decay):
-    """weight_decay * sum(v^2) / 2, in fp32."""
+def l2_loss(variables, weight_decay, single_op=False):
+    """weight_decay * sum(v^2) / 2, in fp32; ``single_op``: one l2_loss over
+    the variables concatenated (--single_l2_loss_op) instead of one each."""
     if not weight_decay or not variables:
         return tf.constant(0.0)
-    return weight_decay * tf.add_n(
-        [tf.nn.l2_loss(tf.cast(v, tf.float32)) for v in variables])
+    values = [tf.cast(v, tf.float32) for v in variables]
+    if single_op:
+        return weight_decay * tf.nn.l2_loss(
+            tf.concat([tf.reshape(v, [-1]) for v in values], axis=0))
+    return weight_decay * tf.add_n([tf.nn.l2_loss(v) for v in values])
 
 
 def learning_rate_of(optimizer):

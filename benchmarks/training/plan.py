@@ -55,7 +55,9 @@ def build_training_plan(config, setup, examples_per_epoch):
                               total_steps=last_step)
     with setup.strategy.scope():
         optimizer = build_optimizer(config.optimizer, config.model.precision,
-                                    learning_rate=LearningRate(schedule),
+                                    learning_rate=LearningRate(
+                                        schedule,
+                                        config.optimizer.compute_lr_on_cpu),
                                     model=setup.model)
         optimizer.build(setup.model.trainable_variables)
     run_state = RunState()
@@ -67,6 +69,7 @@ def build_training_plan(config, setup, examples_per_epoch):
             identity=run_identity(config, setup.global_batch),
             is_chief=setup.placement.is_chief)
         resumed_from = store.restore_latest()
+    run_state.last_step.assign(last_step)
     return TrainingPlan(examples_per_epoch, steps_per_epoch, last_step,
                         schedule, optimizer, run_state, store,
                         int(run_state.step.numpy()), resumed_from)

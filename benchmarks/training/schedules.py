@@ -58,12 +58,20 @@ class StepSchedule:
 
 
 class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
-    """A StepSchedule as a Keras schedule (evaluated in the graph)."""
+    """A StepSchedule as a Keras schedule (evaluated in the graph; on the CPU
+    with ``on_cpu``, --compute_lr_on_cpu)."""
 
-    def __init__(self, schedule):
+    def __init__(self, schedule, on_cpu=False):
         self.schedule = schedule
+        self.on_cpu = on_cpu
 
     def __call__(self, step):
+        if self.on_cpu:
+            with tf.device("/cpu:0"):
+                return self._rate(step)
+        return self._rate(step)
+
+    def _rate(self, step):
         s = self.schedule
         step = tf.cast(step, tf.float32)
         if s.kind == "piecewise":

@@ -44,7 +44,8 @@ class TrainingSession:
                  examples_per_epoch, model, optimizer, logger, summaries,
                  evaluator=None, store=None, signals=None,
                  with_accuracy=False, clock=time.perf_counter, stream=None,
-                 agree=None):
+                 agree=None, summary_every=0, schedule=None,
+                 eval_summaries=None):
         self.events = events
         self.run_state = run_state
         self.global_batch = global_batch
@@ -53,6 +54,11 @@ class TrainingSession:
         self.optimizer = optimizer
         self.logger = logger
         self.summaries = summaries
+        # --save_summaries_steps: the loss and learning rate of every N-th
+        # step (the schedule gives the rate of any step).
+        self.summary_every = summary_every
+        self.schedule = schedule
+        self.eval_summaries = eval_summaries  # --eval_dir, or None
         self.evaluator = evaluator
         self.store = store
         self.signals = signals
@@ -82,6 +88,8 @@ class TrainingSession:
         e["top1"] += float(result.top1.sum())
         e["steps"] += chunk.num_steps
         e["seconds"] += result.seconds
+        if self.summary_every:
+            self._step_summaries(chunk, result.losses, step)
         if step in self.events.epoch_ends:
             self._end_epoch(self.events.epoch_ends[step], step)
         stop = False
@@ -97,6 +105,14 @@ class TrainingSession:
         if self.signals is not None:
             self.signals.check(step, self.store.latest if self.store else None)
         return stop
+
+    def _step_summaries(self, chunk, losses, step):
+        first = step - chunk.num_steps + 1  # global step of losses[0]
+        for i, loss in enumerate(losses):
+            if (first + i) % self.summary_every == 0:
+                self.summaries.scalars(first + i, {
+                    "train.loss": float(loss),
+                    "train.learning_rate": self.schedule.value(first + i - 1)})
 
     def _signalled(self):
         return self.signals is not None and self.signals.received is not None
@@ -134,21 +150,25 @@ class TrainingSession:
         self._epoch = dict(loss=0.0, top1=0.0, steps=0, seconds=0.0)
 
     def _evaluate(self, step):
+        console.print_eval_start(step, self.stream)
         result = self.evaluator.evaluate(step=step)
         self.last_eval = result
         epoch = step / self.events.steps_per_epoch
+        console.print_eval(result, epoch, stream=self.stream)
         metrics = dict(result.as_metrics(), **{"train.epoch": epoch})
         self.logger.log(step, metrics)
-        self.summaries.scalars(step, result.as_metrics())
+        for summaries in (self.summaries, self.eval_summaries):
+            if summaries is not None:
+                summaries.scalars(step, result.as_metrics())
         self.summaries.weights(step, self.model)
-        console.print_eval(result, epoch, self.stream)
         if self.store is not None:
             self.store.save_if_best(result)
         target = self.events.stop_at_top1
         if target is not None and result.top1 >= target:
             self.stopped_at_target = True
-            console.print_note(
-                f"Reached top-1 {result.top1:.4f} >= --stop_at_top_1_accuracy="
-                f"{target} at step {step}; stopping.", self.stream)
+            console.print_note("Stopping, as eval accuracy at least "
+                               f"{target} was reached", self.stream)
             return True
+        if step < self.events.last_step:
+            console.print_note("Resuming training", self.stream)
         return False

@@ -9,10 +9,12 @@ import math
 
 
 def total_train_steps(loop, steps_per_epoch):
-    """Steps a training run takes in all: --num_epochs worth of updates
-    (warmup included), else warmup + --num_batches (tf_cnn_benchmarks)."""
+    """Steps a training run takes in all, as tf_cnn_benchmarks counts them:
+    warmup, then --num_batches, or --num_epochs worth of updates (rounded
+    up; warmup excluded)."""
     if loop.num_epochs is not None:
-        return max(1, math.ceil(loop.num_epochs * steps_per_epoch))
+        timed = max(1, math.ceil(loop.num_epochs * steps_per_epoch - 1e-9))
+        return loop.num_warmup_batches + timed
     return loop.total_steps
 
 
