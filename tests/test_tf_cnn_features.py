@@ -433,3 +433,29 @@ def test_rmsprop_starts_its_mean_square_at_one_as_tf1():
         mom = 0.9 * mom + 0.1 * g / np.sqrt(ms + 0.01)
         w = w - mom
     np.testing.assert_allclose(variable.numpy(), w, rtol=1e-5)
+
+
+def test_session_config_of_the_gpu_and_rewriter_flags():
+    from benchmarks.machine.runtime_options import session_config
+    config = flags.parse(["--use_unified_memory", "--timestamped_allocator",
+                          "--gpu_kt_max_interval=3", "--gpu_kt_max_bytes=5",
+                          "--noenable_optimizations"], notes=io.StringIO())
+    proto = session_config(config.runtime)
+    assert proto.gpu_options.experimental.use_unified_memory
+    assert proto.gpu_options.experimental.timestamped_allocator
+    assert proto.gpu_options.experimental.kernel_tracker_max_interval == 3
+    assert proto.gpu_options.experimental.kernel_tracker_max_bytes == 5
+    assert proto.graph_options.rewrite_options.disable_meta_optimizer
+    assert session_config(flags.parse([], notes=io.StringIO()).runtime
+                          ).ByteSize() == 0  # nothing asked, nothing set
+
+
+def test_sloppy_interleave_still_reads_every_record(tmp_path):
+    from preprocessing import dataset, records
+    write_shards(str(tmp_path), "validation", list(range(1, 13)), num_shards=3)
+    split = records.read_split(str(tmp_path), "validation", count=False)
+    ds = dataset.build_dataset(
+        split, image_size=32, num_classes=1000, batch_size=4, training=False,
+        options=dataset.PipelineOptions(sloppy_interleave=True))
+    labels = sorted(np.concatenate([b[1].numpy() for b in ds]).tolist())
+    assert labels == list(range(12))

@@ -59,19 +59,26 @@ def session_config(runtime):
     from tensorflow.core.protobuf import config_pb2
 
     config = config_pb2.ConfigProto()
-    gpu = config.gpu_options
-    if runtime.gpu_memory_frac_for_testing:
-        gpu.per_process_gpu_memory_fraction = runtime.gpu_memory_frac_for_testing
-    if runtime.allow_growth is not None:
-        gpu.allow_growth = runtime.allow_growth
-    gpu.force_gpu_compatible = runtime.force_gpu_compatible
-    if runtime.use_unified_memory is not None:
-        gpu.experimental.use_unified_memory = runtime.use_unified_memory
-    gpu.experimental.timestamped_allocator = runtime.timestamped_allocator
-    gpu.experimental.kernel_tracker_max_interval = runtime.gpu_kt_max_interval
-    gpu.experimental.kernel_tracker_max_bytes = runtime.gpu_kt_max_bytes
-    gpu.experimental.kernel_tracker_max_pending = runtime.gpu_kt_max_pending
-    config.experimental.use_numa_affinity = runtime.use_numa_affinity
+    # Only what is asked is touched: a submessage read is a submessage set.
+    gpu = {"per_process_gpu_memory_fraction": runtime.gpu_memory_frac_for_testing,
+           "allow_growth": runtime.allow_growth,
+           "force_gpu_compatible": runtime.force_gpu_compatible}
+    experimental = {
+        "use_unified_memory": runtime.use_unified_memory,
+        "timestamped_allocator": runtime.timestamped_allocator,
+        "kernel_tracker_max_interval": runtime.gpu_kt_max_interval,
+        "kernel_tracker_max_bytes": runtime.gpu_kt_max_bytes,
+        "kernel_tracker_max_pending": runtime.gpu_kt_max_pending}
+    for message, fields in ((lambda: config.gpu_options, gpu),
+                            (lambda: config.gpu_options.experimental,
+                             experimental)):
+        for name, value in fields.items():
+            if value:  # proto3 does not keep a false or zero anyway
+                setattr(message(), name, value)
+    if runtime.use_numa_affinity:
+        config.experimental.use_numa_affinity = True
+    if not (runtime.rewriter_config or not runtime.enable_optimizations):
+        return config
     rewrites = config.graph_options.rewrite_options
     if runtime.rewriter_config:
         try:
