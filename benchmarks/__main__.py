@@ -72,8 +72,16 @@ def _fail(message, code, immediately=False):
     sys.exit(code)
 
 
+def _parse_flags(argv):
+    """absl.app's flag parsing, with its errors as our one line, exit 2."""
+    try:
+        return flags.parse_command_line(absl_flags.FLAGS, argv)
+    except VggbenchError as e:
+        _fail(str(e), e.exit_code)
+
+
 def main():
-    app.run(_main)
+    app.run(_main, flags_parser=_parse_flags)
 
 
 if __name__ == "__main__":

@@ -34,3 +34,10 @@ class LostWorker(TrainingError):
     shutdown barrier (another --worker_timeout_secs)."""
 
     exit_immediately = True
+
+
+class ResourceError(VggbenchError):
+    """The machine ran out of what the run needs (memory, disk space); the
+    line names it and what to lower or free."""
+
+    exit_code = 1

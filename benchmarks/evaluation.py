@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
+from benchmarks.errors import UsageError
+
 from benchmarks.loop.compiled import cross_entropy_per_example
 
 SUM = tf.distribute.ReduceOp.SUM
@@ -93,10 +95,18 @@ class Evaluator:
             explained = self.inputs.explain(e)
             if explained is None:
                 raise
-            raise explained from None
+        else:
+            explained = None
+        if explained is not None:
+            del iterator  # its reader threads stop before the error is shown
+            raise explained
         end = self.clock()
         total = first + rest
         examples = int(round(total[3]))
+        if examples == 0:
+            raise UsageError(f"no image of {self.inputs.description} decodes "
+                             "(every record was skipped); check its shards' "
+                             "JPEGs (image/encoded)")
         if steps > 1 and rest[3] > 0:
             ips = float(rest[3]) / (end - rest_start)
         else:

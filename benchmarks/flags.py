@@ -70,15 +70,33 @@ def to_config(fv=absl_flags.FLAGS, argv=(), notes=sys.stderr):
     return config
 
 
+def parse_command_line(fv, argv):
+    """absl's parse of ``argv`` (program name first) into ``fv``; its errors
+    (a missing flagfile, an unknown flag, a bad value) as one-line
+    UsageErrors, absl's "Did you mean" kept.  Returns absl's leftovers."""
+    try:
+        return fv(argv)
+    except absl_flags.CantOpenFlagFileError as e:
+        detail = str(e).split("Unable to open flagfile: ", 1)[-1]
+        raise UsageError(f"--flagfile cannot be read: {detail}; give the path "
+                         "of a file with one flag per line") from None
+    except absl_flags.UnrecognizedFlagError as e:
+        where = "" if any(f"--{e.flagname}" in a or f"--no{e.flagname}" in a
+                          for a in argv) else " (in a --flagfile)"
+        guess = str(e).partition("Did you mean: ")[2].rstrip(" ?")
+        hint = f"; did you mean --{guess}?" if guess else ""
+        raise UsageError(f"unknown flag --{e.flagname}{where}{hint} (--helpfull "
+                         "lists every flag)") from None
+    except absl_flags.Error as e:
+        raise UsageError(" ".join(str(e).split())) from None
+
+
 def parse(argv, notes=sys.stderr):
     """Parses ``argv`` (without the program name) on a fresh FlagValues and
     returns the RunConfig.  For tests and scripts; the CLI uses absl.app."""
     fv = absl_flags.FlagValues()
     define_flags(fv)
-    try:
-        fv(["vggbench", *argv])
-    except absl_flags.Error as e:
-        raise UsageError(str(e)) from None
+    parse_command_line(fv, ["vggbench", *argv])
     return to_config(fv, argv, notes)
 
 

@@ -7,6 +7,8 @@ once (``read_splits``); the resulting records.Split values are handed to
 every reader of that split.
 """
 
+import gc
+import os
 import re
 
 import tensorflow as tf
@@ -16,10 +18,12 @@ from preprocessing import dataset as input_dataset
 from preprocessing import records
 from preprocessing.synthetic import build_synthetic_batch
 
-# The split each mode reads, and whether the mode needs its records counted
-# (epoch length, resume position, one pass of evaluation).
-_SPLIT_OF_MODE = {"train": ("train", True), "input": ("train", True),
-                  "infer": ("validation", False), "eval": ("validation", True)}
+# The split each mode reads.  Every split read is counted: the epoch
+# length, the resume position, one pass of evaluation, and the bound on
+# records skipped in a row all need it, and a split with no record must stop
+# the run before it waits for a batch that never comes.
+_SPLIT_OF_MODE = {"train": "train", "input": "train", "infer": "validation",
+                  "eval": "validation"}
 
 
 def read_splits(config, mode_name):
@@ -28,19 +32,27 @@ def read_splits(config, mode_name):
     data = config.data
     if data.synthetic:
         return {}
-    wanted = dict([_SPLIT_OF_MODE[mode_name]])
+    wanted = [_SPLIT_OF_MODE[mode_name]]
     if mode_name == "train" and config.eval.during_training:
-        wanted["validation"] = True
+        wanted.append("validation")
     try:
-        return {name: records.read_split(data.data_dir, name, count)
-                for name, count in wanted.items()}
+        splits = {name: records.read_split(data.data_dir, name)
+                  for name in wanted}
     except records.DataError as e:
         raise UsageError(str(e)) from None
+    for split in splits.values():
+        if split.records == 0:
+            raise UsageError(
+                f"no records in {split.description}: its shards are empty "
+                f"({', '.join(os.path.basename(f) for f in split.files[:3])}"
+                f"{' ...' if len(split.files) > 3 else ''}); make them from "
+                "images with scripts/build_imagenet_tfrecords.py")
+    return splits
 
 
 def split_read(splits, mode_name):
     """The Split a mode's stream reads, or None for synthetic data."""
-    return splits.get(_SPLIT_OF_MODE[mode_name][0])
+    return splits.get(_SPLIT_OF_MODE[mode_name])
 
 
 def pipeline_options(data):
@@ -88,7 +100,8 @@ class Inputs:
 
         def dataset_fn(context):
             # Each pipeline has read start_example / pipelines records so far.
-            return input_dataset.build_dataset(
+            return _built(
+                input_dataset.build_dataset,
                 split, image_size=model_cfg.image_size,
                 num_classes=model_cfg.num_classes,
                 batch_size=context.get_per_replica_batch_size(global_batch),
@@ -110,20 +123,42 @@ class Inputs:
     def explain(self, error):
         return explain_read_error(error, self.split)
 
+    def close(self):
+        """Drops the iterator, so that its reader threads stop now."""
+        self.value = None
+        gc.collect()
+
+
+def _built(build, split, **kwargs):
+    """build(split, **kwargs), its records.DataError a UsageError."""
+    try:
+        return build(split, **kwargs)
+    except records.DataError as e:
+        raise UsageError(str(e)) from None
+
 
 def explain_read_error(error, split):
     """A one-line UsageError for a TF error raised while reading ``split``,
     or None."""
+    if split is None:  # synthetic input reads nothing
+        return None
     if isinstance(error, tf.errors.DataLossError):
-        damaged = records.find_damaged_shard(split.files) if split else None
-        where = (f"{damaged[0]}: {damaged[1]}" if damaged
-                 else "a shard of " + split.description)
-        return UsageError(f"corrupt input shard {where}; re-create it (e.g. "
-                          "with scripts/build_imagenet_tfrecords.py)")
+        at = re.search(r"corrupted record at (\d+)", str(error))
+        damaged = records.find_damaged_shard(
+            split.files, int(at.group(1)) if at else None)
+        if damaged:
+            return UsageError(f"corrupt input shard {damaged[0]}: "
+                              f"{damaged[1]}; re-create it (e.g. with "
+                              "scripts/build_imagenet_tfrecords.py)")
+        where = f" at byte {at.group(1)}" if at else ""
+        return UsageError(f"a corrupt record{where} in one of the "
+                          f"{len(split.files)} shards of {split.description}"
+                          "; re-create them (e.g. with "
+                          "scripts/build_imagenet_tfrecords.py)")
     match = re.search(r"assertion failed: (.*)", str(error))
-    if match:
-        words = re.findall(r"\[([^\]]*)\]", match.group(1))
-        return UsageError("bad input record: " + " ".join(words))
+    if match:  # the assertion's words, each in [brackets]
+        text = " ".join(re.findall(r"\[([^\]]*)\]", match.group(1)))
+        return UsageError("input: " + re.sub(r" ([:;,])", r"\1", text))
     return None
 
 

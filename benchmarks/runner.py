@@ -24,6 +24,7 @@ from benchmarks.config import EXAMPLES_PER_EPOCH
 from benchmarks.distribute.cluster import (agree, explain_lost_worker,
                                            resolve_cluster)
 from benchmarks.distribute.strategy import device_sync
+from benchmarks.errors import ResourceError
 from benchmarks.evaluation import Evaluator
 from benchmarks.inputs import EvalInputs, Inputs, read_splits, split_read
 from benchmarks.loop.chunks import plan_chunks
@@ -52,12 +53,26 @@ def run(config, *, clock=time.perf_counter, stream=None, sleep=time.sleep):
         if mode.name == "eval":
             return _evaluate_checkpoints(config, mode, setup, stream, sleep)
         return _benchmark(config, mode, setup, clock, stream)
+    except (tf.errors.ResourceExhaustedError, MemoryError) as e:
+        raise _out_of_memory(config, e) from None
     except tf.errors.OpError as e:
         explained = cluster and explain_lost_worker(
             e, cluster, config.dist.worker_timeout_secs)
         if not explained:
             raise
         raise explained from None
+
+
+def _out_of_memory(config, error):
+    """The one line for a model or batch too large for the device."""
+    m = config.model
+    first = (str(getattr(error, "message", error)).strip().splitlines()
+             or [type(error).__name__])[0]
+    where = first.split("}}")[-1].strip()[:160]  # TensorFlow's op prefix off
+    return ResourceError(
+        f"out of memory running {m.name} at --image_size={m.image_size} with "
+        f"--batch_size={config.data.batch_size} per replica ({where}); lower "
+        "--batch_size, or --image_size (fc1's weights grow with its square)")
 
 
 def _evaluator(config, setup, split):
@@ -271,7 +286,13 @@ class _Benchmark:
                          if config.loop.xla else None) or self.inputs.explain(e)
             if explained is None:
                 raise
-            raise explained from None
+        else:
+            explained = None
+        if explained is not None:
+            # Out of the except block, nothing holds the failed iterator: its
+            # reader threads stop before the error line is printed.
+            self.inputs.close()
+            raise explained
         if config.profile.graph_file and self.setup.placement.is_chief:
             write_graph(loop, (tf.constant(1, tf.int32), self.inputs.value),
                         config.profile.graph_file)

@@ -17,6 +17,7 @@ import csv
 import io
 import os
 import random
+import re
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -164,6 +165,36 @@ def _write_shard(path, items, report, lock):
         report.images_written += written
         report.reencoded += reencoded
         report.skipped += skipped
+
+
+_TEMPORARY = re.compile(r"^(train|validation)-\d+-of-\d+\.tmp-(\d+)-\d+$")
+
+
+def remove_stale_temporaries(output_directory):
+    """Removes the half-written shards (``<shard>.tmp-<pid>-<thread>``) of a
+    converter that was killed; a running one's (its pid alive) are kept.
+    Returns the paths removed."""
+    if not os.path.isdir(output_directory):
+        return []
+    removed = []
+    for name in sorted(os.listdir(output_directory)):
+        match = _TEMPORARY.match(name)
+        if match and not _alive(int(match.group(2))):
+            os.remove(os.path.join(output_directory, name))
+            removed.append(os.path.join(output_directory, name))
+    return removed
+
+
+def _alive(pid):
+    if pid == os.getpid():
+        return False  # our own from an earlier run in this process: stale
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def write_split(items, output_directory, split, num_shards, *, num_threads=4,

@@ -70,6 +70,10 @@ class InputStats:
         with tf.device("/cpu:0"):
             self.skipped = tf.Variable(0, dtype=tf.int64, trainable=False,
                                        name="input_skipped_records")
+            # Skipped since the last image that decoded: an endless stream
+            # whose every record is skipped would never yield a batch.
+            self.in_a_row = tf.Variable(0, dtype=tf.int64, trainable=False,
+                                        name="input_skipped_in_a_row")
 
 
 def _shard(split, context):
@@ -165,12 +169,13 @@ def _training_records(files, *, options, record_shard, seed, start_example,
 _EPOCHS_FOREVER = 1 << 40
 
 
-def _decode_or_skip(preprocess, image_size, stats, strict):
+def _decode_or_skip(preprocess, image_size, stats, strict, skip_limit=None):
     """Maps (encoded, label, boxes, seed, source) -> (image, label), dropping (and
     counting) images that fail to decode.  Each record goes through a
     one-element dataset whose errors are ignored, followed by a placeholder,
     so exactly one element comes out per record: the image, or the flagged
-    placeholder."""
+    placeholder.  ``skip_limit``: fail once that many records in a row were
+    skipped (an endless stream's epoch, in which no image decodes)."""
     placeholder = (tf.zeros([image_size, image_size, 3]), tf.constant(-1),
                    tf.constant(False))
 
@@ -191,6 +196,16 @@ def _decode_or_skip(preprocess, image_size, stats, strict):
             with tf.control_dependencies([check]):
                 ok = tf.identity(ok)
         stats.skipped.assign_add(tf.cast(tf.logical_not(ok), tf.int64))
+        if skip_limit:
+            in_a_row = tf.where(ok, tf.constant(0, tf.int64),
+                                stats.in_a_row + 1)
+            stats.in_a_row.assign(in_a_row)
+            check = tf.debugging.Assert(in_a_row < skip_limit, [
+                "no image decodes: the last", in_a_row, "records in a row "
+                "were skipped, a whole epoch, the last in", source, "; "
+                "check the JPEGs (image/encoded) of the shards"])
+            with tf.control_dependencies([check]):
+                ok = tf.identity(ok)
         return image, label, ok
 
     return one, count
@@ -212,14 +227,13 @@ def build_dataset(split, *, image_size, num_classes, batch_size,
     number of steps.  With ``repeat_eval`` (inference benchmarks): eval
     preprocessing, endless (images, labels) batches.
     """
-    ds = _numbered_records(split, training=training, options=options,
-                           input_context=input_context, seed=seed,
-                           start_example=start_example,
-                           endless=training or repeat_eval)
+    ds, skip_limit = _numbered_records(
+        split, training=training, options=options, input_context=input_context,
+        seed=seed, start_example=start_example, endless=training or repeat_eval)
     base_seed = tf.constant(0 if seed is None else seed, tf.int64)
 
     def parse(epoch, index, serialized, source):
-        encoded, file_label, boxes = records.parse_example(serialized)
+        encoded, file_label, boxes = records.parse_example(serialized, source)
         label = records.map_label(file_label, num_classes, source)
         record_seed = tf.stack([base_seed, epoch * (1 << 32) + index])
         return encoded, label, boxes, record_seed, source
@@ -227,7 +241,7 @@ def build_dataset(split, *, image_size, num_classes, batch_size,
     ds = ds.map(parse, num_parallel_calls=AUTOTUNE)
     one, count = _decode_or_skip(
         _preprocessor(training, image_size, options.image, batch_size),
-        image_size, stats or InputStats(), options.strict)
+        image_size, stats or InputStats(), options.strict, skip_limit)
     ds = ds.interleave(one, cycle_length=AUTOTUNE, block_length=1,
                        num_parallel_calls=AUTOTUNE, deterministic=True)
     ds = ds.map(count).filter(lambda image, label, ok: ok)
@@ -247,25 +261,36 @@ def build_dataset(split, *, image_size, num_classes, batch_size,
 
 def _numbered_records(split, *, training, options, input_context, seed,
                       start_example, endless):
-    """(epoch, index in epoch, serialized record, source shard) of this
-    pipeline: the endless training stream, or one pass (epoch 0).  With
+    """((epoch, index in epoch, serialized record, source shard) of this
+    pipeline, the most records in a row that may be skipped): the endless
+    training stream, or one pass (epoch 0; repeated for inference).  With
     ``options.repeat_cached_sample`` an endless stream is the first record,
-    read once and repeated (tf_cnn_benchmarks' regression-test input)."""
+    read once and repeated (tf_cnn_benchmarks' regression-test input).  An
+    endless stream needs its split counted; one with no record would never
+    yield one (records.DataError)."""
     files, counts, record_shard = _shard(split, input_context)
+    limit = None
+    if endless:
+        limit = _count(counts, record_shard)
+        if limit == 0:
+            raise records.DataError(
+                f"no records for this input pipeline in {split.description}"
+                "; give it shards that hold records")
     if endless and options.repeat_cached_sample:
-        ds = _records(files, options=options,
-                      record_shard=record_shard).take(1).cache().repeat()
+        ds, limit = _records(files, options=options,
+                             record_shard=record_shard).take(1).cache().repeat(), 1
     elif training:
         return _training_records(files, options=options,
                                  record_shard=record_shard, seed=seed,
                                  start_example=start_example,
-                                 epoch_records=_count(counts, record_shard))
+                                 epoch_records=limit), limit
     else:
         ds = _records(files, options=options, record_shard=record_shard)
         if options.cache:
             ds = ds.cache()
-    return ds.enumerate().map(
+    ds = ds.enumerate().map(
         lambda index, record: (tf.constant(0, tf.int64), index) + record)
+    return ds, limit
 
 
 def _preprocessor(training, image_size, image_options, batch_size):

@@ -17,6 +17,7 @@ import glob
 import os
 import re
 import struct
+import tempfile
 from dataclasses import dataclass
 from typing import Optional
 
@@ -73,9 +74,11 @@ def make_example(*, encoded, label, synset="", text="", height=0, width=0,
     return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
+# The two required keys default to values no real record has, so that a
+# record without them fails in parse_example with the shard named.
 _PARSE_SPEC = {
-    "image/encoded": tf.io.FixedLenFeature([], tf.string),
-    "image/class/label": tf.io.FixedLenFeature([], tf.int64),
+    "image/encoded": tf.io.FixedLenFeature([], tf.string, default_value=""),
+    "image/class/label": tf.io.FixedLenFeature([], tf.int64, default_value=-1),
     "image/object/bbox/xmin": tf.io.VarLenFeature(tf.float32),
     "image/object/bbox/ymin": tf.io.VarLenFeature(tf.float32),
     "image/object/bbox/xmax": tf.io.VarLenFeature(tf.float32),
@@ -83,13 +86,23 @@ _PARSE_SPEC = {
 }
 
 
-def parse_example(serialized):
+def parse_example(serialized, source=""):
     """Returns (encoded JPEG, file label int64, boxes float32 [N, 4] as
-    (ymin, xmin, ymax, xmax), the order sample_distorted_bounding_box takes)."""
+    (ymin, xmin, ymax, xmax), the order sample_distorted_bounding_box takes).
+    A record without image/encoded or image/class/label fails naming
+    ``source`` (the shard's path, a string tensor)."""
     f = tf.io.parse_single_example(serialized, _PARSE_SPEC)
-    boxes = tf.stack([tf.sparse.to_dense(f[f"image/object/bbox/{k}"])
-                      for k in ("ymin", "xmin", "ymax", "xmax")], axis=1)
-    return f["image/encoded"], f["image/class/label"], boxes
+    checks = [tf.debugging.Assert(
+        tf.not_equal(f[key], missing),
+        [f"a record without {key} in", source, ": not an ImageNet TFRecord "
+         "(the keys of build_imagenet_data.py); re-create the shard with "
+         "scripts/build_imagenet_tfrecords.py"])
+        for key, missing in (("image/encoded", ""), ("image/class/label", -1))]
+    with tf.control_dependencies(checks):
+        boxes = tf.stack([tf.sparse.to_dense(f[f"image/object/bbox/{k}"])
+                          for k in ("ymin", "xmin", "ymax", "xmax")], axis=1)
+        return (tf.identity(f["image/encoded"]),
+                tf.identity(f["image/class/label"]), boxes)
 
 
 def map_label(file_label, num_classes, source):
@@ -113,7 +126,9 @@ def list_shards(data_dir, split):
     """Sorted shard paths of ``split`` in ``data_dir``; DataError when the
     directory is missing or holds none, listing what it does hold."""
     if not data_dir or not os.path.isdir(data_dir):
-        raise DataError(f"--data_dir={data_dir} does not exist; point it at a "
+        what = "is a file, not a directory" if data_dir and os.path.exists(
+            data_dir) else "does not exist"
+        raise DataError(f"--data_dir={data_dir} {what}; point it at a "
                         "directory of ImageNet TFRecords (train-00000-of-01024 "
                         "...), or omit it for synthetic data")
     pattern = _shard_pattern(split)  # not half-written "....tmp-*" files
@@ -201,10 +216,53 @@ def read_split(data_dir, name, count=True):
     return Split(data_dir, name, files, count_each(files) if count else None)
 
 
-def find_damaged_shard(paths):
-    """The first (path, problem) whose framing is broken, or None."""
+def record_spans(path):
+    """(start, end) bytes of each whole record of a TFRecord file, header and
+    CRCs included, as far as its framing holds."""
+    size, spans, offset = os.path.getsize(path), [], 0
+    with open(path, "rb") as f:
+        while offset + 12 <= size:
+            f.seek(offset)
+            (length,) = struct.unpack("<Q", f.read(8))
+            end = offset + 12 + length + 4
+            if end > size:
+                break
+            spans.append((offset, end))
+            offset = end
+    return spans
+
+
+def _record_is_intact(path, start, end):
+    """TensorFlow's own reader checks the record's two CRCs (CRC-32C)."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read(end - start)
+    with tempfile.NamedTemporaryFile(suffix=".tfrecord") as one:
+        one.write(data)
+        one.flush()
+        try:
+            for _ in tf.data.TFRecordDataset(one.name):
+                pass
+        except tf.errors.DataLossError:
+            return False
+    return True
+
+
+def find_damaged_shard(paths, data_offset=None):
+    """The first (path, problem) among ``paths`` whose framing is broken;
+    else, given TensorFlow's "corrupted record at <data_offset>", the first
+    whose record there fails its CRC check; else None."""
     for path in paths:
         _, problem = scan_shard(path)
         if problem:
             return path, problem
+    if data_offset is None:
+        return None
+    for path in paths:
+        for start, end in record_spans(path):
+            if start + 12 == data_offset:  # TensorFlow counts from the data
+                if not _record_is_intact(path, start, end):
+                    return path, (f"the record at byte {start} fails its "
+                                  "CRC check")
+                break
     return None

@@ -18,11 +18,20 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from benchmarks.machine.quiet_start import (quiet_start,  # noqa: E402
+                                            user_set_log_level)
+
+_QUIET = not user_set_log_level()
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from preprocessing import convert  # noqa: E402
+from benchmarks.errors import UsageError  # noqa: E402
+from benchmarks.flags import parse_command_line  # noqa: E402
+
+with quiet_start(_QUIET):  # TensorFlow's import (the record writer)
+    from preprocessing import convert  # noqa: E402
 
 flags.DEFINE_string("train_directory", None, "train/<wnid>/*.JPEG tree")
 flags.DEFINE_string("validation_directory", None,
@@ -42,28 +51,64 @@ flags.mark_flags_as_required(["output_directory"])
 FLAGS = flags.FLAGS
 
 
-def main(argv):
-    del argv
+def _fail(message, code=2):
+    print(f"build_imagenet_tfrecords: error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def _parse_flags(argv):
+    """absl's parse, its errors one line with this script's prefix."""
+    try:
+        return parse_command_line(FLAGS, argv)
+    except UsageError as e:
+        _fail(str(e))
+
+
+def _splits():
+    """[(split, items, shards)] of the trees given; nothing is written before
+    all of them are listed, so an empty or unlabelled tree writes nothing."""
     if not (FLAGS.train_directory or FLAGS.labels_file):
-        sys.exit("error: give --train_directory (or --labels_file for the "
-                 "label order)")
+        _fail("give --train_directory (or --labels_file for the label order)")
     for name in ("train_directory", "validation_directory"):
         path = getattr(FLAGS, name)
         if path and not os.path.isdir(path):
-            sys.exit(f"error: --{name}={path} is not a directory")
+            _fail(f"--{name}={path} is not a directory")
+    for name in ("train_shards", "validation_shards", "num_threads"):
+        if getattr(FLAGS, name) < 1:
+            _fail(f"--{name} must be at least 1")
     synsets = convert.read_synsets(FLAGS.train_directory, FLAGS.labels_file)
+    if not synsets:
+        _fail(f"no class folders in --train_directory={FLAGS.train_directory} "
+              "(it must hold <wnid>/*.JPEG, e.g. n01440764/...); nothing written")
     texts = convert.read_metadata(FLAGS.imagenet_metadata_file)
     boxes = convert.read_bounding_boxes(FLAGS.bounding_box_file)
-    reports = []
-    splits = [("train", FLAGS.train_directory, FLAGS.train_shards, None),
-              ("validation", FLAGS.validation_directory, FLAGS.validation_shards,
-               FLAGS.validation_labels_file)]
-    for split, directory, shards, labels_file in splits:
+    found = []
+    for split, directory, shards, labels_file in (
+            ("train", FLAGS.train_directory, FLAGS.train_shards, None),
+            ("validation", FLAGS.validation_directory, FLAGS.validation_shards,
+             FLAGS.validation_labels_file)):
         if not directory:
             continue
-        items = convert.list_split(directory, synsets, texts=texts, boxes=boxes,
-                                   labels_file=labels_file)
-        print(f"{split}: {len(items)} images of {len(synsets)} classes -> "
+        try:
+            items = convert.list_split(directory, synsets, texts=texts,
+                                       boxes=boxes, labels_file=labels_file)
+        except ValueError as e:
+            _fail(f"{e}; nothing written")
+        if not items:
+            _fail(f"no images ({', '.join(convert.IMAGE_SUFFIXES)}) in the "
+                  f"class folders of {directory}; nothing written")
+        found.append((split, items, shards))
+    return found, len(synsets)
+
+
+def main(argv):
+    del argv
+    splits, num_classes = _splits()
+    for path in convert.remove_stale_temporaries(FLAGS.output_directory):
+        print(f"removed {path}, a half-written shard of a killed run")
+    reports = []
+    for split, items, shards in splits:
+        print(f"{split}: {len(items)} images of {num_classes} classes -> "
               f"{shards} shards", flush=True)
         reports.append(convert.write_split(items, FLAGS.output_directory, split,
                                            shards, num_threads=FLAGS.num_threads))
@@ -79,4 +124,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=_parse_flags)

@@ -9,9 +9,10 @@ from preprocessing import dataset, imagenet, records
 
 
 def _build(data_dir, split, **kwargs):
-    """build_dataset on the Split of ``split``, counted where training needs
-    the count (as benchmarks.inputs.read_splits does)."""
-    counted = records.read_split(data_dir, split, count=kwargs["training"])
+    """build_dataset on the Split of ``split``, counted where an endless
+    stream needs the count (benchmarks.inputs.read_splits counts them all)."""
+    endless = kwargs["training"] or kwargs.get("repeat_eval", False)
+    counted = records.read_split(data_dir, split, count=endless)
     return dataset.build_dataset(counted, **kwargs)
 
 

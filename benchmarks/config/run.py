@@ -93,6 +93,15 @@ def _indices_flag(values):
     return ",".join(str(v) for v in values)
 
 
+def check_host(where, host):
+    """host:port with a port TensorFlow's gRPC server can listen on."""
+    name, _, port = host.rpartition(":")
+    if not name or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"{where}: {host!r} is not host:port (a port "
+                         "1..65535, e.g. 10.0.0.1:2222); give every worker as "
+                         "host:port, comma-separated")
+
+
 def _batch_size(value):
     """tf_cnn_benchmarks' --batch_size=0: the model's default."""
     return value or models.DEFAULT_BATCH_SIZE
@@ -149,6 +158,8 @@ class DistConfig:
     def __post_init__(self):
         one_of("device", self.device, (None, "cpu", "gpu"))
         one_of("onednn", self.onednn, ONEDNN_MODES)
+        for host in self.worker_hosts:
+            check_host("--worker_hosts", host)
         if self.worker_hosts and not 0 <= self.task_index < len(self.worker_hosts):
             raise UsageError(f"--task_index={self.task_index} is not one of the "
                              f"{len(self.worker_hosts)} --worker_hosts (0.."

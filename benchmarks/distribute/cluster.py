@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from benchmarks.config.run import check_host
 from benchmarks.errors import LostWorker, UsageError
 
 
@@ -84,6 +85,8 @@ def resolve_cluster(dist, environ=None):
     if set(jobs) - {"chief", "worker"}:
         raise UsageError(f"TF_CONFIG has jobs {sorted(set(jobs))}: only chief "
                          "and worker jobs exist here (no parameter servers)")
+    for host in workers:
+        check_host("TF_CONFIG's cluster", host)
     return Cluster(tuple(workers), index, chief_job="chief" in jobs)
 
 

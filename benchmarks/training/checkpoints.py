@@ -24,7 +24,8 @@ import tempfile
 
 import tensorflow as tf
 
-from benchmarks.errors import Interrupted, TrainingError, UsageError
+from benchmarks.errors import (Interrupted, ResourceError, TrainingError,
+                               UsageError)
 
 RUN_FILE = "run.json"  # what the checkpoints were trained with
 BEST_DIR = "best"
@@ -110,7 +111,10 @@ class CheckpointStore:
 
     def __init__(self, train_dir, model, optimizer, run_state, *,
                  max_to_keep=5, identity=None, is_chief=True):
-        os.makedirs(train_dir, exist_ok=True)
+        _make_directory(train_dir)
+        if is_chief:  # what a killed or failed save left behind
+            for directory in (train_dir, os.path.join(train_dir, BEST_DIR)):
+                remove_stale_temporaries(directory)
         self.train_dir = train_dir
         self.is_chief = is_chief
         write_dir = train_dir
@@ -164,7 +168,25 @@ class CheckpointStore:
             raise TrainingError(f"weights are not finite at step {step}; not "
                                 f"saved (last good checkpoint: {last}); lower "
                                 "--init_learning_rate or set --gradient_clip")
-        return self.manager.save(checkpoint_number=step)
+        return self._written(self.manager, step)
+
+    def _written(self, manager, number):
+        """manager.save(number); a failed write removes its temporary folder
+        and, where the machine is at fault (disk full, no permission), is one
+        line naming the directory."""
+        try:
+            return manager.save(checkpoint_number=number)
+        except (tf.errors.OpError, OSError) as e:
+            remove_stale_temporaries(manager.directory)
+            message = str(getattr(e, "message", e))
+            cause = next((c for c in _WRITE_FAILURES if c in message), None)
+            if cause is None:
+                raise
+            raise ResourceError(
+                f"{cause.lower()} while saving checkpoint {number} in "
+                f"{manager.directory}; {_WRITE_FAILURES[cause]}, then rerun the "
+                "same command to resume from the last good checkpoint "
+                f"({self.latest or 'none yet'})") from None
 
     def best_top1(self):
         best = _read_json(os.path.join(self.write_dir, BEST_DIR, BEST_FILE))
@@ -175,12 +197,50 @@ class CheckpointStore:
         best = self.best_top1()
         if best is not None and result.top1 <= best:
             return None
-        path = self.best_manager.save(checkpoint_number=result.step)
+        path = self._written(self.best_manager, result.step)
         _write_json_atomically(
             os.path.join(self.write_dir, BEST_DIR, BEST_FILE),
             {"top1": result.top1, "top5": result.top5, "step": result.step,
              "checkpoint": os.path.basename(path)})
         return path
+
+
+# What a failed write says, and what to do about it.
+_WRITE_FAILURES = {
+    "No space left on device": "free space there (or give another "
+                               "--train_dir)",
+    "Disk quota exceeded": "free space within your quota there",
+    "Permission denied": "make it writable (or give another --train_dir)",
+}
+
+
+def _make_directory(path):
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"--train_dir={path} is a file; give a directory (it "
+                         "holds the checkpoints)")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"--train_dir={path} cannot be made ({e.strerror}); "
+                         "give a writable directory") from None
+
+
+def remove_stale_temporaries(directory):
+    """Removes the ``*_temp`` folders TensorFlow writes a checkpoint into
+    before renaming it (left by a save that was killed or failed), sparing
+    anything the directory's checkpoint state names."""
+    if not os.path.isdir(directory):
+        return []
+    state = tf.train.get_checkpoint_state(directory)
+    named = {os.path.basename(p) for p in
+             (state.all_model_checkpoint_paths if state else ())}
+    removed = []
+    for entry in os.listdir(directory):
+        path = os.path.join(directory, entry)
+        if entry.endswith("_temp") and os.path.isdir(path) and entry not in named:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def run_identity(config, global_batch):
@@ -203,8 +263,9 @@ def resolve_checkpoint(train_dir, name):
         for candidate in (name, os.path.join(train_dir or "", name)):
             if tf.io.gfile.exists(candidate + ".index"):
                 return candidate
+        where = train_dir or os.path.dirname(name) or "."
         raise UsageError(f"--checkpoint={name} not found (no {name}.index); "
-                         f"available: {_available(train_dir)}")
+                         f"available in {where}: {_available(where)}")
     latest = latest_checkpoint(train_dir)
     if latest is None:
         raise UsageError(f"no checkpoint in --train_dir={train_dir}; train "
