@@ -51,6 +51,9 @@ def _main(argv):
         runner.run(config)
     except VggbenchError as e:
         _fail(str(e), e.exit_code, getattr(e, "exit_immediately", False))
+    except KeyboardInterrupt:  # (in training, StopSignals saves and stops)
+        _fail("interrupted (Ctrl-C) outside the training steps; nothing was "
+              "saved", 130)
 
 
 def _prepare_environment(config):
@@ -63,6 +66,9 @@ def _prepare_environment(config):
 
 def _fail(message, code, immediately=False):
     print(f"vggbench: error: {message}", file=sys.stderr)
+    # The error is the last word: TensorFlow's warnings as objects are torn
+    # down at exit (a half-restored checkpoint's, say) would follow it.
+    absl_logging.set_verbosity(absl_logging.ERROR)
     if immediately:
         from benchmarks.training.checkpoints import remove_worker_dirs
         remove_worker_dirs()

@@ -11,6 +11,12 @@ from benchmarks.output import console
 from benchmarks.training import checkpoints
 
 
+def weight_identity(config):
+    """What a checkpoint's weights depend on (checked against its run.json)."""
+    identity = checkpoints.run_identity(config, global_batch=None)
+    return {k: identity[k] for k in checkpoints.WEIGHT_KEYS}
+
+
 class CheckpointEvaluation:
     """Evaluates checkpoints into a model with an Evaluator; logs each."""
 
@@ -28,7 +34,8 @@ class CheckpointEvaluation:
         """Restores ``path`` and evaluates it; returns its final metrics and
         whether it is its training run's last checkpoint."""
         run_state = checkpoints.RunState()
-        checkpoints.restore_for_eval(path, self.model, run_state)
+        checkpoints.restore_for_eval(path, self.model, run_state,
+                                     weight_identity(self.config))
         step = int(run_state.step.numpy())
         console.print_note(f"Evaluating {path} (step {step}) on "
                            f"{self.evaluator.inputs.description}", self.stream)

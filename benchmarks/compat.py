@@ -65,10 +65,12 @@ FLAGS = (
     # Built: translated below.
     _built("use_fp16", "boolean", False, "Same as --precision=fp16."),
     _built("hierarchical_copy", "boolean", False,
-           "Same as --all_reduce_spec=hierarchical_copy."),
+           "Same as --all_reduce_spec=hierarchical_copy (an explicit "
+           "--all_reduce_spec wins)."),
     _built("local_parameter_device", "enum", "gpu",
-           "With --variable_update=parameter_server: where gradients are "
-           "reduced.", _DEVICES),
+           "Where gradients are reduced with --variable_update="
+           "parameter_server (pscpu / psgpu), and with replicated when cpu "
+           "(unless --all_reduce_spec says).", _DEVICES),
     _built("job_name", "enum", "", "worker: a worker of --worker_hosts; ps: "
            "a parameter-server task, which has nothing to do here (workers "
            "all-reduce) and exits at once, saying so; controller is refused.",
@@ -93,6 +95,9 @@ FLAGS = (
                choices=("dgx1", "gcp_v100")),
     _no_effect("compact_gradient_transfer", "boolean", True, "TF2's "
                "all-reduce packs gradients itself (see --gradient_repacking)"),
+    _no_effect("gpu_indices", "string", "", "the GPUs' order in the "
+               "all-reduce ring: TF2's NCCL and collective all-reduce order "
+               "their rings themselves"),
     _no_effect("agg_small_grads_max_bytes", "integer", 0, "TF2's all-reduce "
                "batches small gradients itself (see --gradient_repacking)"),
     _no_effect("agg_small_grads_max_group", "integer", 10, "TF2's all-reduce "
@@ -229,11 +234,17 @@ def _devices(given, values):
             and not values["dist.num_cpu_devices"]):
         values["dist.num_cpu_devices"] = values["dist.num_gpus"]
         values["dist.num_gpus"] = 1
+    if values["dist.all_reduce_spec"]:
+        return  # an explicit spec wins, as in tf_cnn_benchmarks
+    device = given["local_parameter_device"].lower()
     if given["hierarchical_copy"]:
         values["dist.all_reduce_spec"] = "hierarchical_copy"
-    if update == "parameter_server" and not values["dist.all_reduce_spec"]:
-        values["dist.all_reduce_spec"] = \
-            "ps" + given["local_parameter_device"].lower()
+    elif update == "parameter_server" or device == "cpu":
+        # tf_cnn_benchmarks reduced on the parameter device; replicated with
+        # --local_parameter_device=cpu reduced on the CPU too.  (On GPUs
+        # replicated's default here is NCCL: README, "Where vggbench
+        # differs".)
+        values["dist.all_reduce_spec"] = "ps" + device
 
 
 def _precision(given, values):
@@ -252,6 +263,8 @@ def _job(given, values):
                          "distributed_all_reduce controller is not built; run "
                          "the workers with --job_name=worker")
     values["dist.ps_task"] = job == "ps"
+    if job == "ps":  # it exits at once; its index counts parameter servers
+        values["dist.worker_hosts"] = ()
 
 
 def _run_length(present, values):

@@ -75,6 +75,11 @@ class Evaluator:
         self.num_eval_epochs = num_eval_epochs
         self.clock = clock
 
+    @property
+    def steps(self):
+        """Steps one evaluation runs."""
+        return self._steps(self.inputs.num_steps)
+
     def _steps(self, full):
         steps = full
         if self.num_eval_batches:

@@ -14,9 +14,12 @@ class ProgressReport:
 
     def __init__(self, mode, meter, *, logger, summaries, loop_config,
                  start_step=0, optimizer=None, with_accuracy=False,
-                 stream=None):
+                 worker_share=1.0, stream=None):
         self.prefix = mode.name
         self.meter = meter
+        # tf_cnn_benchmarks' rows show this worker's images/sec (its
+        # replicas' share of the global batch); the JSON log's are global.
+        self.worker_share = worker_share
         self.logger = logger
         # TensorBoard gets the displays unless --save_summaries_steps writes
         # its own (training/session.py).
@@ -40,7 +43,9 @@ class ProgressReport:
                       else progress.loss)
         accuracy = ((progress.top1, progress.top5) if self.with_accuracy
                     else (None, None))
-        console.print_progress(progress.timed_step, ips, uncertainty, jitter,
+        share = self.worker_share
+        console.print_progress(progress.timed_step, ips * share,
+                               uncertainty * share, jitter * share,
                                shown_loss, *accuracy, stream=self.stream)
         p = self.prefix
         entry = {f"{p}.ips": ips, f"{p}.ips_uncertainty": uncertainty,

@@ -60,7 +60,7 @@ class RunSetup:
 def build_setup(config, cluster, stream=None):
     """Configures the runtime (before TensorFlow's first op), builds the
     strategy on this worker of ``cluster`` and the model under it."""
-    runtime_options.apply_session_options(config.runtime, config.dist)
+    runtime_options.apply_session_options(config.runtime)
     configure_runtime(config.dist, cluster,
                       deterministic=config.loop.deterministic)
     placement = build_strategy(config.dist, cluster)
@@ -122,10 +122,16 @@ def tf_device_names(devices):
     return names
 
 
-def header(config, setup, mode, *, data, warmup, timed, examples_per_epoch):
-    """What the console header shows (output/console.print_header)."""
+def header(config, setup, mode, *, data, warmup, timed, examples_per_epoch,
+           batch_size=None, num_batches=None):
+    """What the console header shows (output/console.print_header);
+    ``batch_size`` (per device) and ``num_batches`` default to the run's
+    batch and its timed steps."""
     placement, m = setup.placement, config.model
     training_and_eval = mode.name == "train" and config.eval.during_training
+    batch_size = batch_size or setup.batch_size
+    num_batches = timed if num_batches is None else num_batches
+    global_batch = batch_size * setup.replicas
     return dict(
         tensorflow=".".join(tf.__version__.split(".")[:2]),
         model=m.name,
@@ -133,9 +139,9 @@ def header(config, setup, mode, *, data, warmup, timed, examples_per_epoch):
                                          else ""),
         mode="training + evaluation" if training_and_eval else mode.label,
         single_session=config.dist.variable_update == "distributed_all_reduce",
-        global_batch=setup.global_batch, batch_size=setup.batch_size,
-        num_batches=timed, num_epochs=timed * setup.global_batch /
-        examples_per_epoch,
+        global_batch=global_batch, batch_size=batch_size,
+        num_batches=num_batches,
+        num_epochs=num_batches * global_batch / examples_per_epoch,
         devices=str(tf_device_names(placement.devices)),
         numa_bind=config.runtime.use_numa_affinity,
         data_format=("NCHW" if setup.data_format == "channels_first"
@@ -144,6 +150,7 @@ def header(config, setup, mode, *, data, warmup, timed, examples_per_epoch):
         variable_update=config.dist.variable_update,
         all_reduce_spec=config.dist.all_reduce_spec,
         job_name=placement.cluster is not None,
+        rewriter_config=config.runtime.rewriter_config,
         precision=m.precision, image_size=m.image_size,
         num_classes=m.num_classes, params=setup.params,
         gflops=setup.forward_flops / 1e9, flops_multiplier=mode.flops_multiplier,

@@ -19,7 +19,7 @@ import time
 import tensorflow as tf
 
 from benchmarks import run_setup
-from benchmarks.checkpoint_eval import CheckpointEvaluation
+from benchmarks.checkpoint_eval import CheckpointEvaluation, weight_identity
 from benchmarks.config import EXAMPLES_PER_EPOCH
 from benchmarks.distribute.cluster import (agree, explain_lost_worker,
                                            resolve_cluster)
@@ -107,6 +107,11 @@ def _evaluate_checkpoints(config, mode, setup, stream, sleep):
             logger=logger))
         for metric, meta in metric_metadata((mode.name,)).items():
             logger.metadata(metric, meta)
+        console.print_header(run_setup.header(
+            config, setup, mode, data=evaluator.inputs.description, warmup=1,
+            timed=evaluator.steps - 1, examples_per_epoch=split.records,
+            batch_size=evaluator.inputs.global_batch // setup.replicas,
+            num_batches=evaluator.steps), stream)
         evaluation = CheckpointEvaluation(config, setup, evaluator, logger,
                                           summaries, stream)
         if config.eval.eval_interval_secs:
@@ -120,9 +125,30 @@ def _examples_per_epoch(config, splits):
     return splits["train"].records
 
 
+def _restore_for_inference(config, setup, stream):
+    """tf_cnn_benchmarks' --forward_only with --train_dir: the latest (or
+    --checkpoint's) weights, when there are any."""
+    c = config.checkpoint
+    path = (checkpoints.resolve_checkpoint(c.train_dir, c.checkpoint)
+            if c.checkpoint else checkpoints.latest_checkpoint(c.train_dir))
+    if path is None:
+        console.print_note(f"No checkpoint in --train_dir={c.train_dir}: "
+                           "inference runs on freshly initialised weights",
+                           stream)
+        return
+    run_state = checkpoints.RunState()
+    checkpoints.restore_for_eval(path, setup.model, run_state,
+                                 weight_identity(config))
+    console.print_note(f"Restored {path} (step {int(run_state.step.numpy())}) "
+                       "for inference", stream)
+
+
 def _benchmark(config, mode, setup, clock, stream):
     """A training, inference or input benchmark."""
     splits = read_splits(config, mode.name)
+    if mode.name == "infer" and (config.checkpoint.train_dir
+                                 or config.checkpoint.checkpoint):
+        _restore_for_inference(config, setup, stream)
     plan = None
     if mode.name == "train":
         plan = build_training_plan(config, setup,
@@ -213,6 +239,8 @@ class _Benchmark:
                               session=self.session, plan=self.plan)
         console.print_summary(summary, self.stream,
                               skipped=final.get("input.skipped_records"))
+        if self.session is not None and self.session.final_evaluation():
+            final.update(self.session.last_eval.as_metrics())
         self.logger.log([], final)
         return final
 
@@ -262,8 +290,10 @@ class _Benchmark:
             num_warmup=self.num_warmup, num_timed=self.num_timed,
             steps_per_loop=config.loop.steps_per_loop,
             display_every=config.loop.display_every, boundaries=boundaries)
+        placement = self.setup.placement
         progress = ProgressReport(
             self.mode, self.meter, logger=self.logger,
+            worker_share=len(placement.devices) / self.setup.replicas,
             summaries=(None if config.log.save_summaries_steps
                        else self.summaries),
             loop_config=config.loop,
@@ -282,6 +312,8 @@ class _Benchmark:
                 if session:
                     session.save()  # the final weights
         except tf.errors.OpError as e:
+            if isinstance(e, tf.errors.ResourceExhaustedError):
+                raise  # out of memory: run() says so, with or without XLA
             explained = (explain_xla_error(e, self.setup.placement.devices[0])
                          if config.loop.xla else None) or self.inputs.explain(e)
             if explained is None:

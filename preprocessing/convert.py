@@ -122,6 +122,16 @@ class UnreadableImage(Exception):
     pass
 
 
+class WriteError(Exception):
+    """A shard could not be written (disk full, no permission, ...); its
+    temporary file is gone, the shards already written stay."""
+
+    def __init__(self, path, reason):
+        super().__init__(f"cannot write {path} ({reason}); free space or fix "
+                         "the output directory, then rerun the same command: "
+                         "the finished shards are kept")
+
+
 def clean_image(data):
     """(RGB JPEG bytes, height, width, reencoded) for any image PIL reads."""
     from PIL import Image
@@ -143,23 +153,30 @@ def _write_shard(path, items, report, lock):
     tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
     written = reencoded = 0
     skipped = []
-    with tf.io.TFRecordWriter(tmp) as writer:
-        for item in items:
-            try:
-                with open(item.path, "rb") as f:
-                    data = f.read()
-                encoded, height, width, again = clean_image(data)
-            except (OSError, UnreadableImage) as e:
-                skipped.append((item.path, str(e)))
-                continue
-            example = records.make_example(
-                encoded=encoded, label=item.label, synset=item.synset,
-                text=item.text, height=height, width=width,
-                filename=item.path, bboxes=item.bboxes)
-            writer.write(example.SerializeToString())
-            written += 1
-            reencoded += again
-    os.replace(tmp, path)  # atomic: a shard on disk is always whole
+    try:
+        with tf.io.TFRecordWriter(tmp) as writer:
+            for item in items:
+                try:
+                    with open(item.path, "rb") as f:
+                        data = f.read()
+                    encoded, height, width, again = clean_image(data)
+                except (OSError, UnreadableImage) as e:
+                    skipped.append((item.path, str(e)))
+                    continue
+                example = records.make_example(
+                    encoded=encoded, label=item.label, synset=item.synset,
+                    text=item.text, height=height, width=width,
+                    filename=item.path, bboxes=item.bboxes)
+                writer.write(example.SerializeToString())
+                written += 1
+                reencoded += again
+        os.replace(tmp, path)  # atomic: a shard on disk is always whole
+    except (OSError, tf.errors.OpError) as e:
+        raise WriteError(path, getattr(e, "strerror", None)
+                         or str(getattr(e, "message", e)).splitlines()[0]) from None
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
     with lock:
         report.shards_written += 1
         report.images_written += written
@@ -213,7 +230,8 @@ def write_split(items, output_directory, split, num_shards, *, num_threads=4,
             report.shards_resumed += 1
             continue
         jobs.append((path, items[bounds[s]:bounds[s + 1]]))
-    with concurrent.futures.ThreadPoolExecutor(max(1, num_threads)) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(max(1, num_threads))
+    try:
         futures = [pool.submit(_write_shard, p, chunk, report, lock)
                    for p, chunk in jobs]
         for done, future in enumerate(concurrent.futures.as_completed(futures), 1):
@@ -222,6 +240,8 @@ def write_split(items, output_directory, split, num_shards, *, num_threads=4,
                 print(f"\r{split}: {done}/{len(jobs)} shards written "
                       f"({report.shards_resumed} already done)", end="",
                       file=progress, flush=True)
+    finally:  # a failure or Ctrl-C: the shards not begun are not begun
+        pool.shutdown(wait=True, cancel_futures=True)
     if progress and jobs:
         print(file=progress)
     return report

@@ -176,7 +176,11 @@ def count_each(paths):
     DataError naming the first shard whose framing is broken."""
     counts = []
     for path in paths:
-        count, problem = scan_shard(path)
+        try:
+            count, problem = scan_shard(path)
+        except OSError as e:
+            raise DataError(f"cannot read input shard {path} ({e.strerror}); "
+                            "make it readable") from None
         if problem:
             raise DataError(f"corrupt input shard {path}: {problem}; "
                             "re-create it (e.g. with "

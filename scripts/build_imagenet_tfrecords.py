@@ -110,8 +110,15 @@ def main(argv):
     for split, items, shards in splits:
         print(f"{split}: {len(items)} images of {num_classes} classes -> "
               f"{shards} shards", flush=True)
-        reports.append(convert.write_split(items, FLAGS.output_directory, split,
-                                           shards, num_threads=FLAGS.num_threads))
+        try:
+            reports.append(convert.write_split(
+                items, FLAGS.output_directory, split, shards,
+                num_threads=FLAGS.num_threads))
+        except convert.WriteError as e:
+            _fail(str(e), 1)
+        except KeyboardInterrupt:
+            _fail("interrupted (Ctrl-C); rerun the same command to resume: "
+                  "the finished shards are kept", 130)
     failed = 0
     for r in reports:
         print(f"{r.split}: {r.images_written} images in {r.shards_written} new "

@@ -24,7 +24,7 @@ TF_CNN_BENCHMARKS_FLAGS = {
         "print_training_accuracy", "batch_size", "eval_batch_size",
         "num_batches", "num_eval_batches", "num_epochs", "num_eval_epochs",
         "stop_at_top_1_accuracy", "num_warmup_batches", "autotune_threshold",
-        "num_gpus", "gpu_indices", "display_every", "display_perf_ewma",
+        "num_gpus", "display_every", "display_perf_ewma",
         "data_dir", "data_name", "resize_method", "distortions",
         "gpu_thread_mode", "per_gpu_thread_count", "hierarchical_copy",
         "gradient_repacking", "datasets_repeat_cached_sample",
@@ -61,7 +61,7 @@ TF_CNN_BENCHMARKS_FLAGS = {
         "use_python32_barrier", "datasets_parallel_interleave_prefetch",
         "use_resource_vars", "sparse_to_dense_grads",
         "agg_small_grads_max_bytes", "agg_small_grads_max_group",
-        "allreduce_merge_scope", "ps_hosts", "server_protocol",
+        "allreduce_merge_scope", "ps_hosts", "server_protocol", "gpu_indices",
         "cross_replica_sync", "backbone_model_path"],
     "refused": [
         "freeze_when_forward_only", "partitioned_graph_file_prefix",
@@ -143,9 +143,14 @@ def test_a_refused_flag_stops_with_one_line(name):
     (["--resize_method=lanczos"], "--resize_method"),
     (["--save_model_secs=60", "--save_model_steps=10", "--train_dir=/t"],
      "not both"),
-    (["--gpu_indices=0,x"], "--gpu_indices"),
     (["--rewriter_config=this is not a proto", "--device=cpu"],
      "RewriterConfig"),
+    (["--summary_verbosity=3", "--train_dir=/t"], "use 2"),
+    (["--forward_only", "--train_dir=/t", "--save_model_steps=5"],
+     "nothing trains"),
+    (["--input_only", "--data_dir=/d", "--train_dir=/t"], "omit --train_dir"),
+    (["--eval", "--data_dir=/d", "--checkpoint=/t/ckpt-1",
+      "--eval_interval_secs=5"], "give --eval and --train_dir"),
 ])
 def test_values_that_ask_for_something_else_are_refused(argv, fragment):
     with pytest.raises(UsageError) as err:
@@ -182,6 +187,17 @@ def test_the_translations():
                  ).dist.all_reduce_spec is None  # replicated's
     c = parse("--save_model_secs=0", "--train_dir=/t")
     assert c.checkpoint.every_secs == 0  # tf_cnn_benchmarks: only at the end
+    # An explicit --all_reduce_spec wins over --hierarchical_copy; replicated
+    # with --local_parameter_device=cpu reduces on the CPU.
+    assert parse("--hierarchical_copy", "--all_reduce_spec=nccl"
+                 ).dist.all_reduce_spec == "nccl"
+    assert parse("--hierarchical_copy").dist.all_reduce_spec == \
+        "hierarchical_copy"
+    assert parse("--local_parameter_device=cpu").dist.all_reduce_spec == "pscpu"
+    assert parse().dist.all_reduce_spec is None
+    # A parameter-server task joins no worker: any index is fine.
+    ps = parse("--job_name=ps", "--task_index=1", "--worker_hosts=a:1")
+    assert ps.dist.ps_task and ps.dist.task_index == 1
 
 
 def _readme_table():

@@ -135,10 +135,17 @@ def test_evaluation_in_tf_cnn_benchmarks_formats(tmp_path, demo_shards):
     assert re.fullmatch(ACCURACY_LINE, lines[i + 1])
     assert len(lines[i + 1].split()) == 12  # as tf_cnn_benchmarks' test util
     assert "Resuming training" in lines[i + 2:]
+    # The last step's evaluation comes after the run's figures, as in
+    # tf_cnn_benchmarks.
+    _, after = _closing(lines)
+    i = after.index("Running final evaluation at global_step 3")
+    assert re.fullmatch(ACCURACY_LINE, after[i + 1])
     evaluation = _with_data(tiny_config(), demo_shards,
                             eval=cfg.EvalConfig(eval=True),
                             checkpoint=cfg.CheckpointConfig(train_dir=train_dir))
     lines, final = _console(evaluation)
+    _check_header(lines)
+    assert "Mode:        evaluation" in lines
     accuracy = [line for line in lines if line.startswith("Accuracy @")]
     assert len(accuracy) == 1 and re.fullmatch(ACCURACY_LINE, accuracy[0])
     assert accuracy[0].endswith(f"[{final['eval.examples']} examples]")

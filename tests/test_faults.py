@@ -151,8 +151,10 @@ def test_disk_full_while_saving_keeps_the_last_good_checkpoint(tmp_path):
         assert not [n for n in os.listdir(train_dir) if n.endswith("_temp")]
         reader = tf.train.load_checkpoint(str(train_dir))  # the last good one
         assert reader.get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE") == 1
-    finally:
-        subprocess.run(["umount", str(disk)], capture_output=True)
+    finally:  # lazily: a reader of it may not have closed yet
+        unmounted = subprocess.run(["umount", "-l", str(disk)],
+                                   capture_output=True)
+        assert unmounted.returncode == 0, unmounted.stderr
 
 
 def test_a_failed_save_removes_its_temporary_folder(tmp_path, monkeypatch):
@@ -350,3 +352,77 @@ def test_fuzzed_shards_never_hang_and_never_print_a_traceback(tmp_path):
             assert kind == "read" and detail.startswith("skipped="), line
     kinds = {line.split(" ")[2] for line in outcomes}
     assert kinds == {"read", "error"}  # the fuzz reached both ends
+
+
+def test_checkpoints_that_do_not_fit_are_one_line(tmp_path, demo_shards):
+    train_dir = tmp_path / "td"
+    common = ["--model=vgg11", "--image_size=32", "--num_classes=10",
+              "--batch_size=2", "--num_warmup_batches=1", "--device=cpu",
+              f"--train_dir={train_dir}"]
+    first = _run(common + ["--num_batches=1", "--optimizer=momentum"])
+    assert first.returncode == 0, first.stderr[-2000:]
+    other_optimizer = _run(common + ["--num_batches=3", "--optimizer=adam"])
+    _one_line(other_optimizer, 2, f"checkpoint {train_dir}/ckpt-2 does not "
+              "fit this run", "use the flags it was trained with")
+    other_model = _run(common[1:] + ["--model=vgg13", "--eval",
+                                     f"--data_dir={demo_shards}"])
+    _one_line(other_model, 2, "holds a run with other settings",
+              "model vgg11 -> vgg13")
+
+
+def test_forward_only_reads_the_train_dirs_weights(tmp_path):
+    import io
+    from benchmarks import config as cfg
+    from benchmarks import runner
+    from conftest import tiny_config
+    train_dir = str(tmp_path / "td")
+    runner.run(tiny_config(num_batches=1).replace(
+        checkpoint=cfg.CheckpointConfig(train_dir=train_dir)),
+        stream=io.StringIO())
+    for directory, note in ((train_dir, f"Restored {train_dir}/ckpt-2 (step "
+                                        "2) for inference"),
+                            (str(tmp_path / "empty"), "No checkpoint in")):
+        stream = io.StringIO()
+        runner.run(tiny_config(num_batches=1, forward_only=True).replace(
+            checkpoint=cfg.CheckpointConfig(train_dir=directory)),
+            stream=stream)
+        assert note in stream.getvalue()
+
+
+def test_a_shard_that_cannot_be_written(tmp_path, monkeypatch):
+    from preprocessing import convert, demo
+    demo.write_demo_tree(str(tmp_path / "tree"), train_per_class=1,
+                         val_per_class=1)
+    items = convert.list_split(str(tmp_path / "tree" / "train"),
+                               [demo.wnid(i) for i in range(10)])
+
+    class FullDisk:
+        def __init__(self, path):
+            open(path, "wb").close()  # a temporary file starts
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def write(self, record):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tf.io, "TFRecordWriter", FullDisk)
+    out = tmp_path / "out"
+    with pytest.raises(convert.WriteError, match="No space left on device"):
+        convert.write_split(items, str(out), "train", 2, progress=None)
+    assert os.listdir(out) == []  # no temporary file, no shard
+
+
+def test_start_up_noise_is_told_from_the_rest():
+    from benchmarks.machine.quiet_start import is_noise
+    assert is_noise(b"WARNING: All log messages before absl::InitializeLog() "
+                    b"is called are written to STDERR\n")
+    assert is_noise(b"I0000 00:00:1795468312.202780   20284 cudart_stub.cc:31]"
+                    b" Could not find cuda drivers on your machine\n")
+    assert is_noise(b"E0000 00:00:1795468313.761048   20284 cuda_platform.cc:"
+                    b"52] failed call to cuInit: INTERNAL: CUDA error\n")
+    assert not is_noise(b"E0000 00:00:1.0   1 gpu_device.cc:2] no kernel image\n")
+    assert not is_noise(b"Traceback (most recent call last):\n")

@@ -78,6 +78,16 @@ def test_two_workers_train_in_sync_and_report_global_throughput(
         summary["train.weights_sha256"]
     assert sorted(f for f in os.listdir(tmp_path / "train")
                   if f.startswith("ckpt-5"))  # the final step's checkpoint
+    # The console's rows are this worker's images/sec (tf_cnn_benchmarks');
+    # the JSON log's progress entries are global.
+    entries = [json.loads(line[5:]) for line in
+               open(tmp_path / "log.json") if line.startswith("DLLL ")]
+    progress = {e["step"]: e["data"]["train.ips"] for e in entries
+                if isinstance(e.get("step"), int) and "train.ips" in e["data"]}
+    row = next(line for line in consoles[0].splitlines()
+               if line.startswith("4\timages/sec: "))
+    shown = float(row.split("images/sec: ")[1].split()[0])
+    assert shown == pytest.approx(progress[5] / 2, abs=0.051)
     # The JSON log is the chief's (each console names its own devices).
     assert params["task_index"] == 0
     assert "task:1/cpu:0" in consoles[1] and "task:0/cpu:0" in consoles[0]

@@ -68,13 +68,27 @@ class RunConfig:
         if self.log.summary_verbosity and not self.checkpoint.train_dir:
             raise UsageError("--summary_verbosity writes TensorBoard summaries "
                              "into --train_dir; give it")
-        if self.eval.eval_interval_secs and not self.eval.eval:
-            raise UsageError("--eval_interval_secs follows a training run's "
-                             "checkpoints; add --eval")
+        if self.eval.eval_interval_secs and not (
+                self.eval.eval and self.checkpoint.train_dir):
+            raise UsageError("--eval_interval_secs follows the checkpoints a "
+                             "training run writes in --train_dir; give --eval "
+                             "and --train_dir")
+        self._check_checkpoint_use()
         profiling = self.profile.trace_file or self.profile.tfprof_file
         if profiling and self.eval.eval:
             raise UsageError("--trace_file and --tfprof_file profile the timed "
                              "steps of a benchmark; they do not go with --eval")
+
+    def _check_checkpoint_use(self):
+        c, prefix = self.checkpoint, self.loop.prefix
+        saves = c.save_model_steps or c.save_model_secs
+        if saves and (prefix != "train" or self.eval.eval):
+            raise UsageError("--save_model_steps/--save_model_secs save a "
+                             "training run; nothing trains with --eval, "
+                             "--forward_only or --input_only: omit them")
+        if c.train_dir and prefix == "input":
+            raise UsageError("--input_only reads the input alone, no model: "
+                             "omit --train_dir")
 
     @classmethod
     def from_values(cls, values):

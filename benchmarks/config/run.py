@@ -81,18 +81,6 @@ def _lower(value):
     return value.lower() if value else value
 
 
-def _indices(value):
-    try:
-        return tuple(int(v) for v in (value or "").split(",") if v.strip())
-    except ValueError:
-        raise UsageError(f"--gpu_indices must be integers like 0,1,2 (got "
-                         f"{value})") from None
-
-
-def _indices_flag(values):
-    return ",".join(str(v) for v in values)
-
-
 def check_host(where, host):
     """host:port with a port TensorFlow's gRPC server can listen on."""
     name, _, port = host.rpartition(":")
@@ -130,9 +118,7 @@ class DistConfig:
     gradient_repacking: int = integer(
         0, "Pack the gradients into this many tensors for the all-reduce "
         "(num_packs of NCCL / hierarchical copy); 0: one pack.")
-    gpu_indices: tuple = string(
-        (), "Indices of the GPUs to use, comma-separated (default 0..N-1).",
-        parse=_indices, to_flag=_indices_flag)
+
     num_intra_threads: Optional[int] = integer(
         None, "Intra-op threads; 0 or unset: TensorFlow picks.")
     num_inter_threads: int = integer(0, "Inter-op threads; 0: TensorFlow picks.")
@@ -168,9 +154,7 @@ class DistConfig:
             raise UsageError("--worker_timeout_secs must be positive")
         at_least("num_gpus", self.num_gpus, 0)
         at_least("gradient_repacking", self.gradient_repacking, 0)
-        if self.gpu_indices and len(self.gpu_indices) < self.num_gpus:
-            raise UsageError(f"--gpu_indices={_indices_flag(self.gpu_indices)} "
-                             f"names fewer GPUs than --num_gpus={self.num_gpus}")
+
         at_least("num_cpu_devices", self.num_cpu_devices, 0)
         one_of("all_reduce_spec", self.all_reduce_spec, ALL_REDUCE_SPECS)
         if self.num_cpu_devices and self.device == "gpu":
@@ -285,5 +269,9 @@ class LogConfig:
     recipes: tuple = field(default=())  # the --flagfile paths used
 
     def __post_init__(self):
+        if self.summary_verbosity == 3:
+            raise UsageError("--summary_verbosity=3 (input images and "
+                             "per-gradient histograms) is not built; use 2 "
+                             "(scalars and weight histograms)")
         one_of("summary_verbosity", self.summary_verbosity, (0, 1, 2))
         at_least("save_summaries_steps", self.save_summaries_steps, 0)

@@ -69,8 +69,10 @@ class RuntimeConfig:
         "(TF_SYNC_ON_FINISH); the timing syncs before every clock reading "
         "either way.")
     mkl: bool = boolean(
-        False, "Set the OpenMP variables below (KMP_*, OMP_NUM_THREADS from "
-        "--num_intra_threads) and turn oneDNN on.")
+        False, "Turn oneDNN on and set the OpenMP variables below (KMP_*, "
+        "OMP_NUM_THREADS from --num_intra_threads) before TensorFlow starts; "
+        "builds whose oneDNN runs on OpenMP read them (the pip wheel runs it "
+        "on TensorFlow's own threads and does not).")
     kmp_blocktime: int = integer(
         0, "With --mkl: KMP_BLOCKTIME, ms an OpenMP thread spins after a "
         "parallel region.")
@@ -104,17 +106,17 @@ class RuntimeConfig:
 @dataclass(frozen=True)
 class ProfileConfig:
     trace_file: Optional[str] = string(
-        None, "Trace the timed steps and write them here: Chrome trace JSON "
-        "(open in chrome://tracing or Perfetto), or with "
-        "--nouse_chrome_trace_format TensorFlow's profiler files for "
-        "TensorBoard (the directory the file is in).",
+        None, "Trace steps like the timed ones (the last warmup steps, up to "
+        "10, never the first) and write it here: Chrome trace JSON (open in "
+        "chrome://tracing or Perfetto), or with --nouse_chrome_trace_format "
+        "TensorFlow's profiler files for TensorBoard, in this directory.",
         parse=_empty_is_none, to_flag=_none_is_empty)
     use_chrome_trace_format: bool = boolean(
         True, "--trace_file as Chrome trace JSON (else TensorBoard's profiler "
         "format).")
     tfprof_file: Optional[str] = string(
-        None, "Profile the timed steps and write a table of the time each op "
-        "type took here.")
+        None, "Profile steps like the timed ones (as --trace_file) and write "
+        "a table of the time each op type took here.")
     graph_file: Optional[str] = string(
-        None, "Write the training (or inference) step's graph here: text if "
-        "the name ends in .txt, else binary GraphDef.")
+        None, "Write the training (or inference) step's graph here after the "
+        "run: text if the name ends in txt, else a binary GraphDef.")

@@ -91,12 +91,10 @@ def session_config(runtime):
     return config
 
 
-def apply_session_options(runtime, dist):
-    """Merges session_config into the runtime's ConfigProto and limits the
-    visible GPUs to --gpu_indices.  Must run before TensorFlow's runtime
-    starts (in a process where it has, only later functions see Grappler's
-    options)."""
-    import tensorflow as tf
+def apply_session_options(runtime):
+    """Merges session_config into the runtime's ConfigProto.  Must run
+    before TensorFlow's runtime starts (in a process where it has, only
+    later functions see Grappler's options)."""
     from tensorflow.python.eager import context
 
     config = session_config(runtime)
@@ -108,17 +106,6 @@ def apply_session_options(runtime, dist):
         merged.MergeFrom(config)
         ctx._config = merged
         ctx.function_call_options = None  # recomputed from the new config
-    gpus = tf.config.list_physical_devices("GPU")
-    if dist.gpu_indices and gpus:
-        missing = [i for i in dist.gpu_indices if i >= len(gpus)]
-        if missing:
-            raise UsageError(f"--gpu_indices names GPU {missing[0]} but "
-                             f"TensorFlow sees {len(gpus)}")
-        try:
-            tf.config.set_visible_devices(
-                [gpus[i] for i in dist.gpu_indices], "GPU")
-        except RuntimeError:
-            pass  # already started (tests); build_strategy counts what it sees
 
 
 def describe(environ=None):

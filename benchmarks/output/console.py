@@ -50,9 +50,11 @@ def print_header(h, stream=None):
              f"Num epochs:  {h['num_epochs']:.2f}",
              f"Devices:     {h['devices']}",
              f"NUMA bind:   {h['numa_bind']}",
-             f"Data format: {h['data_format']}",
-             f"Optimizer:   {h['optimizer']}",
-             f"Variables:   {h['variable_update']}"]
+             f"Data format: {h['data_format']}"]
+    if h.get("rewriter_config"):
+        lines.append(f"RewriterConfig: {h['rewriter_config']}")
+    lines += [f"Optimizer:   {h['optimizer']}",
+              f"Variables:   {h['variable_update']}"]
     if h["variable_update"] in ("replicated", "distributed_all_reduce",
                                 "collective_all_reduce"):
         lines.append(f"AllReduce:   {h['all_reduce_spec']}")
@@ -140,8 +142,9 @@ def print_epoch(epoch, step, loss, lr, ips, top1=None, stream=None):
     _lines([line], stream)
 
 
-def print_eval_start(step, stream=None):
-    _lines([f"Running evaluation at global_step {step}"], stream)
+def print_eval_start(step, final=False, stream=None):
+    what = "final evaluation" if final else "evaluation"
+    _lines([f"Running {what} at global_step {step}"], stream)
 
 
 def print_eval(result, epoch=None, standalone=False, stream=None):

@@ -25,7 +25,7 @@ from datetime import datetime
 
 import numpy as np
 
-from benchmarks.errors import UsageError
+from benchmarks.errors import ResourceError, UsageError
 
 DEFAULT = 0
 VERBOSE = 1
@@ -239,6 +239,7 @@ class Logger:
         if use_dllogger and module is None:
             raise ImportError("dllogger is not installed")
         self.backend_name = "dllogger" if module else "built-in"
+        self.log_path = log_path
         self.parameters_to_stdout = parameters_to_stdout
         self.starttime = datetime.now()
         self._metadata = {}
@@ -263,8 +264,13 @@ class Logger:
 
     def log(self, step, data, verbosity=DEFAULT):
         step, data = _jsonable(step), _jsonable(data)
-        self._json.log(step, data, verbosity=verbosity)
-        self._json.flush()
+        try:
+            self._json.log(step, data, verbosity=verbosity)
+            self._json.flush()
+        except OSError as e:
+            raise ResourceError(f"cannot write the log --log_path="
+                                f"{self.log_path} ({e.strerror}); free space "
+                                "there or give another --log_path") from None
         if verbosity == DEFAULT and (step != "PARAMETER"
                                      or self.parameters_to_stdout):
             now = datetime.now()

@@ -34,11 +34,17 @@ BEST_FILE = "best.json"
 
 def _write_json_atomically(path, data):
     tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise ResourceError(f"cannot write {path} ({e.strerror}); free space "
+                            "there or give another --train_dir") from None
 
 
 def _read_json(path):
@@ -141,22 +147,14 @@ class CheckpointStore:
         """Restores train_dir's latest checkpoint if there is one; returns its
         path.  A train_dir written by a different model or batch is refused."""
         path = tf.train.latest_checkpoint(self.train_dir)
-        saved = _read_json(os.path.join(self.train_dir, RUN_FILE))
         if path is None:
             if self.is_chief:
                 _write_json_atomically(os.path.join(self.train_dir, RUN_FILE),
                                        self.identity)
             return None
-        if saved is not None:
-            changed = {k: (saved.get(k), v) for k, v in self.identity.items()
-                       if saved.get(k) != v}
-            if changed:
-                what = ", ".join(f"{k} {old} -> {new}"
-                                 for k, (old, new) in sorted(changed.items()))
-                raise UsageError(f"--train_dir={self.train_dir} holds a run with "
-                                 f"other settings ({what}); resume with the same "
-                                 "flags or use a new --train_dir")
-        self.checkpoint.restore(path).assert_existing_objects_matched()
+        check_identity(self.train_dir, self.identity)
+        _restore(path, lambda: self.checkpoint.restore(
+            path).assert_existing_objects_matched())
         return path
 
     def save(self):
@@ -244,11 +242,43 @@ def remove_stale_temporaries(directory):
 
 
 def run_identity(config, global_batch):
-    """What a train_dir's checkpoints depend on; a resume must match it."""
+    """What a train_dir's checkpoints depend on; a resume must match it (an
+    evaluation, the model's part: WEIGHT_KEYS)."""
     return {"model": config.model.name, "num_classes": config.model.num_classes,
             "image_size": config.model.image_size, "global_batch": global_batch,
             "tf_random_seed": config.loop.tf_random_seed,
             "precision": config.model.precision}
+
+
+WEIGHT_KEYS = ("model", "num_classes", "image_size")
+
+
+def check_identity(train_dir, identity):
+    """UsageError when train_dir's run.json says its checkpoints were made
+    with other settings than ``identity`` (keys it lacks are not compared:
+    a run.json of an earlier version)."""
+    saved = _read_json(os.path.join(train_dir, RUN_FILE)) if train_dir else None
+    if saved is None:
+        return
+    changed = {k: (saved[k], v) for k, v in identity.items()
+               if k in saved and saved[k] != v}
+    if changed:
+        what = ", ".join(f"{k} {old} -> {new}"
+                         for k, (old, new) in sorted(changed.items()))
+        raise UsageError(f"--train_dir={train_dir} holds a run with other "
+                         f"settings ({what}); use that run's flags or a new "
+                         "--train_dir")
+
+
+def _restore(path, restore):
+    """``restore()``; a checkpoint that does not fit the model or optimizer
+    is one line."""
+    try:
+        restore()
+    except (AssertionError, ValueError, tf.errors.OpError) as e:
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise UsageError(f"checkpoint {path} does not fit this run ({first}); "
+                         "use the flags it was trained with") from None
 
 
 def latest_checkpoint(train_dir):
@@ -281,9 +311,14 @@ def _available(train_dir):
                      for p in state.all_model_checkpoint_paths) or "none"
 
 
-def restore_for_eval(path, model, run_state):
-    """Weights (and the step) only: evaluation needs no optimizer."""
-    checkpoint_contents(model, None, run_state).restore(path).expect_partial()
+def restore_for_eval(path, model, run_state, identity=None):
+    """Weights (and the step) only: evaluation needs no optimizer.
+    ``identity``: the run's WEIGHT_KEYS, checked against the checkpoint's
+    train_dir's run.json."""
+    if identity:
+        check_identity(os.path.dirname(path) or ".", identity)
+    _restore(path, lambda: checkpoint_contents(
+        model, None, run_state).restore(path).expect_partial())
 
 
 class StopSignals:

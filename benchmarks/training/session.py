@@ -93,7 +93,8 @@ class TrainingSession:
         if step in self.events.epoch_ends:
             self._end_epoch(self.events.epoch_ends[step], step)
         stop = False
-        if step in self.events.eval_steps and self.evaluator is not None:
+        if (step in self.events.eval_steps and self.evaluator is not None
+                and step < self.events.last_step):  # the last: final_evaluation
             stop = self._evaluate(step)
         save_due, signalled = self._save_due(step), self._signalled()
         if self.agree is not None:
@@ -149,8 +150,20 @@ class TrainingSession:
                             entry["train.epoch_ips"], top1, self.stream)
         self._epoch = dict(loss=0.0, top1=0.0, steps=0, seconds=0.0)
 
-    def _evaluate(self, step):
-        console.print_eval_start(step, self.stream)
+    def final_evaluation(self):
+        """The evaluation after the last step, after the run's figures, as
+        tf_cnn_benchmarks places it (none after a stop at the target
+        accuracy, or when no evaluation was asked for); True if it ran."""
+        step = self.step
+        if (self.evaluator is None or self.stopped_at_target
+                or step != self.events.last_step
+                or step not in self.events.eval_steps):
+            return False
+        self._evaluate(step, final=True)
+        return True
+
+    def _evaluate(self, step, final=False):
+        console.print_eval_start(step, final, self.stream)
         result = self.evaluator.evaluate(step=step)
         self.last_eval = result
         epoch = step / self.events.steps_per_epoch
@@ -164,11 +177,14 @@ class TrainingSession:
         if self.store is not None:
             self.store.save_if_best(result)
         target = self.events.stop_at_top1
-        if target is not None and result.top1 >= target:
+        if target is not None and result.top1 >= target and not final:
             self.stopped_at_target = True
+            # The run ends here: an evaluator following the train_dir stops
+            # after this checkpoint (checkpoint_eval.py).
+            self.run_state.last_step.assign(step)
             console.print_note("Stopping, as eval accuracy at least "
                                f"{target} was reached", self.stream)
             return True
-        if step < self.events.last_step:
+        if not final:
             console.print_note("Resuming training", self.stream)
         return False
