@@ -18,12 +18,11 @@ reading them and building the RunConfig.
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from benchmarks.config import EXAMPLES_PER_EPOCH, NUM_CLASSES
+from benchmarks.config.run import DEVICES
 from benchmarks.config.settings import Flag
 from benchmarks.errors import UsageError
 
 BUILT, NO_EFFECT, REFUSED = "built", "no effect", "refused"
-_DEVICES = ("cpu", "gpu", "CPU", "GPU")
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ FLAGS = (
     _built("local_parameter_device", "enum", "gpu",
            "Where gradients are reduced with --variable_update="
            "parameter_server (pscpu / psgpu), and with replicated when cpu "
-           "(unless --all_reduce_spec says).", _DEVICES),
+           "(unless --all_reduce_spec says).", DEVICES),
     _built("job_name", "enum", "", "worker: a worker of --worker_hosts; ps: "
            "a parameter-server task, which has nothing to do here (workers "
            "all-reduce) and exits at once, saying so; controller is refused.",
@@ -196,7 +195,6 @@ def translate(given, present, values):
     _precision(given, values)
     _job(given, values)
     _run_length(present, values)
-    _dataset(present, values)
     if given["xla_compile"]:
         values["loop.xla"] = True
     if values["runtime.mkl"] and "onednn" not in present:
@@ -285,9 +283,3 @@ def _run_length(present, values):
         elif "num_epochs" in present:
             values["eval.num_eval_epochs"] = min(values["loop.num_epochs"], 1.0)
 
-
-def _dataset(present, values):
-    """--data_name=imagenette: its classes unless --num_classes says."""
-    name = values["data.data_name"]
-    if name in EXAMPLES_PER_EPOCH and "num_classes" not in present:
-        values["model.num_classes"] = NUM_CLASSES[name]

@@ -13,27 +13,25 @@ import re
 
 import tensorflow as tf
 
+from benchmarks.config import EXAMPLES_PER_EPOCH
 from benchmarks.errors import UsageError
 from preprocessing import dataset as input_dataset
 from preprocessing import records
 from preprocessing.synthetic import build_synthetic_batch
 
-# The split each mode reads.  Every split read is counted: the epoch
-# length, the resume position, one pass of evaluation, and the bound on
-# records skipped in a row all need it, and a split with no record must stop
-# the run before it waits for a batch that never comes.
-_SPLIT_OF_MODE = {"train": "train", "input": "train", "infer": "validation",
-                  "eval": "validation"}
-
-
-def read_splits(config, mode_name):
+def read_splits(config, mode):
     """{split name: records.Split} of what the run reads (nothing for
-    synthetic data); UsageError naming the directory or shard at fault."""
+    synthetic data); UsageError naming the directory or shard at fault.
+
+    Every split read is counted: the epoch length, the resume position, one
+    pass of evaluation, and the bound on records skipped in a row all need
+    it, and a split with no record must stop the run before it waits for a
+    batch that never comes."""
     data = config.data
     if data.synthetic:
         return {}
-    wanted = [_SPLIT_OF_MODE[mode_name]]
-    if mode_name == "train" and config.eval.during_training:
+    wanted = [mode.split]
+    if mode.name == "train" and config.eval.during_training:
         wanted.append("validation")
     try:
         splits = {name: records.read_split(data.data_dir, name)
@@ -50,9 +48,18 @@ def read_splits(config, mode_name):
     return splits
 
 
-def split_read(splits, mode_name):
+def records_per_epoch(data, split):
+    """Records per epoch of ``split``: its count, else (synthetic data) the
+    published size of the dataset's train split."""
+    if split is not None and split.counts is not None:
+        return split.records
+    return EXAMPLES_PER_EPOCH[data.data_name][
+        "train" if split is None else split.name]
+
+
+def split_read(splits, mode):
     """The Split a mode's stream reads, or None for synthetic data."""
-    return splits.get(_SPLIT_OF_MODE[mode_name])
+    return splits.get(mode.split)
 
 
 def pipeline_options(data):

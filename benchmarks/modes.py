@@ -64,6 +64,7 @@ class Mode:
     build_loop: Callable  # (config, setup, optimizer) -> the compiled loop
     accuracy: str  # shown: "always", "on request" (--print_training_accuracy)
     wants_peak: bool  # compared with the device's peak FLOP rate
+    split: str  # the split its stream reads from --data_dir
 
     def shows_accuracy(self, config):
         return self.accuracy == "always" or (
@@ -72,10 +73,10 @@ class Mode:
 
 
 MODES = {mode.name: mode for mode in (
-    Mode("train", "training", 3, _train_loop, "on request", True),
-    Mode("infer", "forward only", 1, _infer_loop, "always", True),
-    Mode("input", "input only", 0, _input_loop, "never", False),
-    Mode("eval", "evaluation", 1, _eval_loop, "always", False),
+    Mode("train", "training", 3, _train_loop, "on request", True, "train"),
+    Mode("infer", "forward only", 1, _infer_loop, "always", True, "validation"),
+    Mode("input", "input only", 0, _input_loop, "never", False, "train"),
+    Mode("eval", "evaluation", 1, _eval_loop, "always", False, "validation"),
 )}
 
 

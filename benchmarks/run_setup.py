@@ -94,6 +94,7 @@ def parameters(config, setup, mode, *, data, logger, **extra):
     entry.update(runtime_options.describe())
     cluster = setup.placement.cluster
     entry.update({
+        "mode": mode.name,  # the metrics' prefix (benchmarks/modes.py)
         "model.params": setup.params,
         "model.flops_per_image": setup.forward_flops,
         "model.flops_multiplier": mode.flops_multiplier,

@@ -20,13 +20,13 @@ import tensorflow as tf
 
 from benchmarks import run_setup
 from benchmarks.checkpoint_eval import CheckpointEvaluation, weight_identity
-from benchmarks.config import EXAMPLES_PER_EPOCH
 from benchmarks.distribute.cluster import (agree, explain_lost_worker,
                                            resolve_cluster)
 from benchmarks.distribute.strategy import device_sync
 from benchmarks.errors import ResourceError
 from benchmarks.evaluation import Evaluator
-from benchmarks.inputs import EvalInputs, Inputs, read_splits, split_read
+from benchmarks.inputs import (EvalInputs, Inputs, read_splits,
+                               records_per_epoch, split_read)
 from benchmarks.loop.chunks import plan_chunks
 from benchmarks.loop.compiled import explain_xla_error
 from benchmarks.loop.driver import drive
@@ -97,7 +97,7 @@ def _logger(config, setup, stream):
 
 
 def _evaluate_checkpoints(config, mode, setup, stream, sleep):
-    split = read_splits(config, "eval")["validation"]
+    split = read_splits(config, mode)["validation"]
     evaluator = _evaluator(config, setup, split)
     logger = _logger(config, setup, stream)
     summaries = _eval_summaries(config, setup)
@@ -117,12 +117,6 @@ def _evaluate_checkpoints(config, mode, setup, stream, sleep):
         if config.eval.eval_interval_secs:
             return evaluation.follow(sleep=sleep)
         return evaluation.once()
-
-
-def _examples_per_epoch(config, splits):
-    if config.data.synthetic:
-        return EXAMPLES_PER_EPOCH[config.data.data_name]["train"]
-    return splits["train"].records
 
 
 def _restore_for_inference(config, setup, stream):
@@ -145,14 +139,14 @@ def _restore_for_inference(config, setup, stream):
 
 def _benchmark(config, mode, setup, clock, stream):
     """A training, inference or input benchmark."""
-    splits = read_splits(config, mode.name)
+    splits = read_splits(config, mode)
     if mode.name == "infer" and (config.checkpoint.train_dir
                                  or config.checkpoint.checkpoint):
         _restore_for_inference(config, setup, stream)
     plan = None
     if mode.name == "train":
         plan = build_training_plan(config, setup,
-                                   _examples_per_epoch(config, splits))
+                                   records_per_epoch(config.data, splits.get("train")))
         if plan.finished:
             console.print_note(
                 f"{plan.resumed_from} is at step {plan.start_step} of "
@@ -178,7 +172,7 @@ class _Benchmark:
         self.num_timed = remaining - self.num_warmup
         self.optimizer = plan.optimizer if plan else None
         self.inputs = Inputs(
-            config, split_read(splits, mode.name), setup.strategy,
+            config, split_read(splits, mode), setup.strategy,
             setup.data_format, setup.model.layers[1].compute_dtype,
             setup.global_batch,
             start_example=int(plan.run_state.examples_seen.numpy()) if plan else 0)
@@ -262,22 +256,14 @@ class _Benchmark:
         console.print_header(run_setup.header(
             config, setup, self.mode, data=self.inputs.description,
             warmup=self.num_warmup, timed=self.num_timed,
-            examples_per_epoch=self._epoch_size()), self.stream)
+            examples_per_epoch=records_per_epoch(
+                config.data, self.inputs.split)), self.stream)
         if plan and plan.resumed_from:
             console.print_note(
                 f"Resuming from {plan.resumed_from}: step {plan.start_step} of "
                 f"{plan.last_step}, epoch "
                 f"{float(plan.run_state.epoch.numpy()):.2f}", self.stream)
         console.print_warmup_start(self.stream)
-
-    def _epoch_size(self):
-        """Records per epoch of what the run reads (for "Num epochs:"): the
-        counted split, else the dataset's published size."""
-        split = self.inputs.split
-        if split is not None and split.counts is not None:
-            return split.records
-        name = self.config.data.data_name
-        return EXAMPLES_PER_EPOCH[name]["train" if split is None else split.name]
 
     def _drive(self):
         """Runs the planned calls; the last Progress."""

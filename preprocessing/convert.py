@@ -184,7 +184,8 @@ def _write_shard(path, items, report, lock):
         report.skipped += skipped
 
 
-_TEMPORARY = re.compile(r"^(train|validation)-\d+-of-\d+\.tmp-(\d+)-\d+$")
+_TEMPORARY = re.compile(
+    rf"^{records.shard_regex('(train|validation)')}\.tmp-(\d+)-\d+$")
 
 
 def remove_stale_temporaries(output_directory):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from preprocessing import imagenet, records
+from preprocessing import defaults, imagenet, records
 
 AUTOTUNE = tf.data.AUTOTUNE
 _READ_BUFFER_BYTES = 8 << 20
@@ -35,19 +35,19 @@ class PipelineOptions:
     """How the reader runs; defaults suit a few cores."""
 
     # Image preprocessing (imagenet.ImageOptions' fields).
-    area_range: tuple = imagenet.DEFAULT_AREA_RANGE
-    aspect_range: tuple = imagenet.DEFAULT_ASPECT_RANGE
+    area_range: tuple = defaults.AREA_RANGE
+    aspect_range: tuple = defaults.ASPECT_RANGE
     distortions: bool = False
-    resize_method: str = "bilinear"
-    fuse_decode_and_crop: bool = True
-    distort_color_in_yiq: bool = True
+    resize_method: str = defaults.RESIZE_METHOD
+    fuse_decode_and_crop: bool = defaults.FUSE_DECODE_AND_CROP
+    distort_color_in_yiq: bool = defaults.DISTORT_COLOR_IN_YIQ
     ml_perf: bool = False
     # Reading.
     cache: bool = False  # cache the raw records in memory after the first epoch
     sloppy_interleave: bool = False  # files in the order they deliver
     repeat_cached_sample: bool = False  # one record, repeated (benchmarks)
     prefetch_batches: bool = True  # --datasets_use_prefetch
-    shuffle_buffer: int = 10000
+    shuffle_buffer: int = defaults.SHUFFLE_BUFFER
     cycle_length: int = None  # parallel files read; None: AUTOTUNE
     private_threads: int = None  # private thread pool size; None: TF's pool
     prefetch: int = None  # batches; None: AUTOTUNE

@@ -21,13 +21,9 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-DEFAULT_AREA_RANGE = (0.08, 1.0)
-DEFAULT_ASPECT_RANGE = (0.75, 1.333)
+from preprocessing import defaults
+
 EVAL_CROP_PCT = 0.875
-# tf.image.resize's methods by tf_cnn_benchmarks' names; round_robin takes
-# them in this order by the image's position in the batch.
-RESIZE_METHODS = {"nearest": "nearest", "bilinear": "bilinear",
-                  "bicubic": "bicubic", "area": "area"}
 CHANNEL_MEANS = (123.68, 116.78, 103.94)  # RGB, MLPerf's mean subtraction
 # RGB -> YIQ (NTSC) and back, for hue and saturation in YIQ space.
 _RGB_TO_YIQ = ((0.299, 0.587, 0.114), (0.596, -0.274, -0.322),
@@ -36,12 +32,12 @@ _RGB_TO_YIQ = ((0.299, 0.587, 0.114), (0.596, -0.274, -0.322),
 
 @dataclass(frozen=True)
 class ImageOptions:
-    area_range: tuple = DEFAULT_AREA_RANGE
-    aspect_range: tuple = DEFAULT_ASPECT_RANGE
+    area_range: tuple = defaults.AREA_RANGE
+    aspect_range: tuple = defaults.ASPECT_RANGE
     distortions: bool = False
-    resize_method: str = "bilinear"  # or round_robin
-    fuse_decode_and_crop: bool = True
-    distort_color_in_yiq: bool = True
+    resize_method: str = defaults.RESIZE_METHOD  # or round_robin
+    fuse_decode_and_crop: bool = defaults.FUSE_DECODE_AND_CROP
+    distort_color_in_yiq: bool = defaults.DISTORT_COLOR_IN_YIQ
     ml_perf: bool = False  # no boxes, mean subtraction
 
 
@@ -64,8 +60,8 @@ def resize(image, size, method, position=0, batch_size=1):
     def resized(m):  # nearest keeps uint8; every method gives float32 here
         return tf.cast(tf.image.resize(image, size, method=m), tf.float32)
     if method != "round_robin":
-        return resized(RESIZE_METHODS[method])
-    methods = list(RESIZE_METHODS.values())
+        return resized(method)
+    methods = list(defaults.RESIZE_METHODS)
     index = tf.cast(tf.math.floormod(position, batch_size) % len(methods),
                     tf.int32)
     return tf.switch_case(index, [lambda m=m: resized(m) for m in methods])

@@ -25,8 +25,14 @@ import tensorflow as tf
 
 SPLITS = ("train", "validation")
 
+def shard_regex(split):
+    """The regular expression of a shard's name (``split`` may itself be a
+    regular expression such as ``(train|validation)``)."""
+    return rf"{split}-\d+-of-\d+"
+
+
 def _shard_pattern(split):
-    return re.compile(rf"^{split}-\d+-of-\d+$")
+    return re.compile(rf"^{shard_regex(split)}$")
 
 
 def shard_name(split, index, total):

@@ -71,6 +71,10 @@ class RunLog:
     def prefix(self):
         """The summary's metric prefix: train, infer, input or eval."""
         p = self.parameters
+        if "mode" in p:
+            return p["mode"]
+        # Logs written before the PARAMETER entry named the mode, and
+        # console logs, say it through the flags.
         if p.get("eval.eval"):
             return "eval"
         if p.get("loop.input_only"):

@@ -12,7 +12,6 @@ starts); rounds alternate on, off, on, off ... and the best of each is shown.
 """
 
 import argparse
-import json
 import os
 import sys
 
@@ -24,11 +23,10 @@ from models.gemm_grad import pays_off  # noqa: E402
 
 
 def _measure(batch_size, onednn):
-    out, _ = benchtools.run_worker(
+    result, _ = benchtools.run_json_worker(
         [sys.executable, "-m", "benchmarks.tools.conv_layers",
          f"--batch_size={batch_size}"],
         {"TF_ENABLE_ONEDNN_OPTS": "1" if onednn else "0"})
-    result = json.loads(out.strip().splitlines()[-1])
     assert result["onednn"] == onednn, "TF_ENABLE_ONEDNN_OPTS was not honoured"
     return {tuple(r[:3]): r[3] for r in result["rates"]}
 

@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.flags import flag_table_markdown  # noqa: E402
+from benchmarks.tools.flag_table import flag_table_markdown  # noqa: E402
 
 BEGIN, END = "<!-- flag table: begin -->", "<!-- flag table: end -->"
 README = os.path.join(os.path.dirname(os.path.dirname(

@@ -9,6 +9,8 @@ import re
 import pytest
 
 from benchmarks import compat, flags
+from benchmarks.tools import flag_table
+from benchmarks import config as cfg
 from benchmarks.errors import UsageError
 from conftest import REPO
 
@@ -172,6 +174,10 @@ def test_the_translations():
     assert imagenette.model.num_classes == 10
     assert parse("--data_name=imagenette",
                  "--num_classes=11").model.num_classes == 11
+    # The same default in Python: the dataset's classes.
+    assert cfg.RunConfig(data=cfg.DataConfig(
+        data_name="imagenette")).model.num_classes == 10
+    assert cfg.RunConfig().model.num_classes == 1000
     assert parse("--autotune_threshold=2").loop.num_warmup_batches == 20
     assert parse("--autotune_threshold=2", "--num_warmup_batches=3"
                  ).loop.num_warmup_batches == 3
@@ -210,7 +216,7 @@ def _readme_table():
 
 def test_the_readme_flag_table_is_the_declarations():
     table = _readme_table()
-    assert table == flags.flag_table_markdown()
+    assert table == flag_table.flag_table_markdown()
     rows = re.findall(r"^\| `--(\w+)` \| ([a-z ]+) \|", table, re.M)
     kinds = dict(rows)
     for name, kind in ALL:

@@ -132,6 +132,14 @@ def test_measure_peak_reports_the_fraction_of_the_conv_probe(tmp_path):
         final["train.tflops"] / params["peak.conv3x3_tflops"])
     assert f"({final['train.peak_fraction']:.2f} of the device peak)" in \
         stream.getvalue()
+    # The CPU's own limit: numpy's fp32 matmul, and the run's fraction of it.
+    assert params["peak.blas_tflops"] > 0
+    assert params["peak.blas_matmul_size"] == 4096
+    assert params["peak.blas_library"]
+    assert final["train.hw_peak_fraction"] == pytest.approx(
+        final["train.tflops"] / params["peak.blas_tflops"])
+    assert ("fraction of the CPU's BLAS peak (numpy fp32 matmul): "
+            f"{final['train.hw_peak_fraction']:.2f}") in stream.getvalue()
     # The CPU's features are in the same PARAMETER entry.
     flags = cpu.cpu_flags()
     assert params["env.cpu_isa"] == cpu.vector_isa(flags)
@@ -150,6 +158,22 @@ def test_probe_rates_are_flops_over_time():
                       target_seconds=0.0)
     assert calls[:2] == [1, 1] and len(calls) == 4
     assert rate > 0
+
+
+def test_blas_probe_is_flops_over_time_of_numpy_matmul(monkeypatch):
+    clock = iter([0.0, 2.0, 10.0, 10.5, 20.0, 21.0])  # 2 s, 0.5 s, 1 s
+    monkeypatch.setattr(peak.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    blas = peak.measure_blas_peak(size=64, repeats=3)
+    assert blas.tflops == pytest.approx(2 * 64 ** 3 / 0.5 / 1e12)
+    assert blas.threads.startswith("OPENBLAS_NUM_THREADS=1")
+    ran = peak.Peak(0.2, "measured: 3x3 conv probe", blas=blas)
+    assert ran.as_metrics()["peak.blas_tflops"] == blas.tflops
+    # Counted once per worker (one CPU each); none without the probe.
+    assert peak.fraction_of_blas_peak(blas.tflops, ran, workers=2) == \
+        pytest.approx(0.5)
+    assert peak.fraction_of_blas_peak(1.0, peak.Peak(0.2, "x"), 1) is None
+    assert peak.fraction_of_blas_peak(1.0, None, 1) is None
 
 
 def test_known_gpu_peaks_and_the_fraction():

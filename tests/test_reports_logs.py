@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from reports.logs import NotALog, last_value, read_log
+from reports.logs import NotALog, RunLog, last_value, read_log
 
 
 def _dlll(step, data, kind="LOG"):
@@ -136,3 +136,12 @@ def test_stdout_log_cut_off_mid_line(tmp_path):
     assert log.problems[0].startswith("line 8 is cut off mid-line")
     assert "no final summary" in log.problems[1]
     assert log.series("train.ips")[-1] == (16, 19.0)
+
+
+def test_the_mode_comes_from_the_parameter_entry_then_the_flags():
+    assert RunLog("a", "json", parameters={"mode": "infer"}).prefix == "infer"
+    assert RunLog("a", "json", parameters={"mode": "eval",
+                                   "loop.forward_only": True}).prefix == "eval"
+    # Older logs: the flags say it.
+    assert RunLog("a", "json", parameters={"loop.forward_only": True}).prefix == "infer"
+    assert RunLog("a", "json", parameters={}).prefix == "train"

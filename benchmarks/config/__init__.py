@@ -48,7 +48,10 @@ class RunConfig:
     profile: ProfileConfig = field(default_factory=ProfileConfig)
 
     def __post_init__(self):
-        """Checks that need two sections."""
+        """Defaults and checks that need two sections."""
+        if self.model.num_classes is None:  # the dataset's classes
+            object.__setattr__(self, "model", dataclasses.replace(
+                self.model, num_classes=NUM_CLASSES[self.data.data_name]))
         needs_validation = (self.eval.eval or self.eval.during_training)
         if needs_validation and self.data.synthetic:
             raise UsageError("evaluation reads the validation split; give "

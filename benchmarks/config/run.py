@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import models
+from preprocessing import defaults as image_defaults
 from benchmarks.config.settings import (at_least, boolean, enum, floating,
                                         in_range, integer, listing,
                                         number_pair, one_of,
@@ -30,9 +31,11 @@ ALL_REDUCE_SPECS = (None, "nccl", "hierarchical_copy", "pscpu", "psgpu")
 EXAMPLES_PER_EPOCH = {"imagenet": {"train": 1281167, "validation": 50000},
                       "imagenette": {"train": 9469, "validation": 3925}}
 NUM_CLASSES = {"imagenet": 1000, "imagenette": 10}
+# --device and --local_parameter_device, in either case as tf_cnn_benchmarks.
+DEVICES = ("cpu", "gpu", "CPU", "GPU")
 # --resize_method: tf.image.resize's methods, or each in turn by the image's
 # position in the batch (round_robin), as tf_cnn_benchmarks.
-RESIZE_METHODS = ("nearest", "bilinear", "bicubic", "area", "round_robin")
+RESIZE_METHODS = (*image_defaults.RESIZE_METHODS, "round_robin")
 
 _LAYOUTS = {"NHWC": "channels_last", "NCHW": "channels_first"}
 _LAYOUT_FLAGS = {v: k for k, v in _LAYOUTS.items()}
@@ -42,7 +45,9 @@ _LAYOUT_FLAGS = {v: k for k, v in _LAYOUTS.items()}
 class ModelConfig:
     name: str = string(
         "vgg16", f"Model name: {', '.join(models.names())}.", flag="model")
-    num_classes: int = integer(1000, "Number of output classes.")
+    num_classes: Optional[int] = integer(  # None: the dataset's (RunConfig)
+        None, "Number of output classes; default: the dataset's (imagenet "
+        f"{NUM_CLASSES['imagenet']}, imagenette {NUM_CLASSES['imagenette']}).")
     image_size: int = integer(224, "Input height and width (>= 32).")
     # channels_last|channels_first; None: per device
     data_format: Optional[str] = enum(
@@ -63,7 +68,8 @@ class ModelConfig:
             models.get(self.name)
         except models.UnknownModelError as e:
             raise UsageError(str(e)) from None
-        at_least("num_classes", self.num_classes, 2)
+        if self.num_classes is not None:
+            at_least("num_classes", self.num_classes, 2)
         at_least("image_size", self.image_size, 32)
         one_of("precision", self.precision, PRECISION_TO_POLICY)
         one_of("data_format", self.data_format,
@@ -98,7 +104,7 @@ def _batch_size(value):
 @dataclass(frozen=True)
 class DistConfig:
     device: Optional[str] = enum(  # cpu|gpu; None: gpu when one exists
-        None, ("cpu", "gpu", "CPU", "GPU"), "Compute device; default gpu "
+        None, DEVICES, "Compute device; default gpu "
         "when one exists, else cpu.", parse=_lower)
     num_gpus: int = integer(
         1, "GPUs to replicate over (MirroredStrategy).  With --device=cpu, "
@@ -173,16 +179,16 @@ class DataConfig:
         None, "ImageNet TFRecord directory; unset: synthetic data.")
     data_name: str = enum(
         "imagenet", tuple(EXAMPLES_PER_EPOCH), "Dataset: imagenet, or "
-        "imagenette (10 ImageNet classes in the same layout; --num_classes "
-        "defaults to 10).")
+        f"imagenette ({NUM_CLASSES['imagenette']} ImageNet classes in the "
+        "same layout; --num_classes defaults to the dataset's).")
     resize_method: str = string(
-        "bilinear", f"Image resize method: {', '.join(RESIZE_METHODS)} (each "
+        image_defaults.RESIZE_METHOD, f"Image resize method: {', '.join(RESIZE_METHODS)} (each "
         "in turn by the image's position in the batch).")
     crop_area_range: tuple = listing(
-        (0.08, 1.0), "Training crop area, as a fraction of the image: lo,hi "
+        image_defaults.AREA_RANGE, "Training crop area, as a fraction of the image: lo,hi "
         "(timm's --scale).", parse=number_pair("crop_area_range"))
     crop_aspect_range: tuple = listing(
-        (0.75, 1.333), "Training crop aspect ratio range: lo,hi (timm's "
+        image_defaults.ASPECT_RANGE, "Training crop aspect ratio range: lo,hi (timm's "
         "--ratio).", parse=number_pair("crop_aspect_range"))
     distortions: bool = boolean(False, "Colour distortions in training "
                                 "preprocessing.")
@@ -196,7 +202,7 @@ class DataConfig:
     datasets_prefetch_buffer_size: Optional[int] = integer(
         None, "Batches prefetched; unset: AUTOTUNE.")
     datasets_shuffle_buffer_size: int = integer(
-        10000, "Records in the shuffle buffer.")
+        image_defaults.SHUFFLE_BUFFER, "Records in the shuffle buffer.")
     strict_input: bool = boolean(
         False, "Fail on a record that does not decode instead of skipping and "
         "counting it.")
@@ -213,9 +219,10 @@ class DataConfig:
     multi_device_iterator_max_buffer_size: int = integer(
         1, "Batches buffered per replica's device ahead of its step.")
     fuse_decode_and_crop: bool = boolean(
-        True, "Decode only the training crop's part of the JPEG.")
+        image_defaults.FUSE_DECODE_AND_CROP, "Decode only the training "
+        "crop's part of the JPEG.")
     distort_color_in_yiq: bool = boolean(
-        True, "With --distortions: hue and saturation in YIQ space (else "
+        image_defaults.DISTORT_COLOR_IN_YIQ, "With --distortions: hue and saturation in YIQ space (else "
         "HSV).")
     ml_perf: bool = boolean(
         False, "MLPerf's input rules: crops ignore the records' boxes, "

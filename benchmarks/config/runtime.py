@@ -6,15 +6,12 @@ setting (see settings.py); machine/runtime_options.py applies them."""
 from dataclasses import dataclass
 from typing import Optional
 
-from benchmarks.config.settings import (at_least, boolean, enum, floating,
-                                        integer, one_of, string)
+from benchmarks.config.settings import (at_least, boolean, enum,
+                                        falsy_is_none, floating, integer,
+                                        one_of, string)
 from benchmarks.errors import UsageError
 
 GPU_THREAD_MODES = ("global", "gpu_private", "gpu_shared")
-
-
-def _empty_is_none(value):
-    return value or None
 
 
 def _none_is_empty(value):
@@ -110,7 +107,7 @@ class ProfileConfig:
         "10, never the first) and write it here: Chrome trace JSON (open in "
         "chrome://tracing or Perfetto), or with --nouse_chrome_trace_format "
         "TensorFlow's profiler files for TensorBoard, in this directory.",
-        parse=_empty_is_none, to_flag=_none_is_empty)
+        parse=falsy_is_none, to_flag=_none_is_empty)
     use_chrome_trace_format: bool = boolean(
         True, "--trace_file as Chrome trace JSON (else TensorBoard's profiler "
         "format).")

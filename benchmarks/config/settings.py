@@ -90,6 +90,11 @@ def _as_strings(values):
     return [str(v) for v in values]
 
 
+def falsy_is_none(value):
+    """A parse for flags whose 0 or "" means unset (the field's None)."""
+    return value or None
+
+
 def settings_of(section, section_class):
     """The Settings of one config section, in declaration order."""
     found = []

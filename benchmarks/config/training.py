@@ -6,16 +6,14 @@ from dataclasses import dataclass
 from typing import Optional
 
 import models
-from benchmarks.config.settings import (at_least, boolean, enum, floating,
-                                        integer, listing, numbers, one_of,
+from benchmarks.config.settings import (at_least, boolean, enum,
+                                        falsy_is_none, floating, integer,
+                                        listing, numbers, one_of,
                                         optional_at_least, string)
 from benchmarks.errors import UsageError
 
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam", "adamw")
-
-
-def _zero_is_none(value):
-    return value or None
+SCHEDULES = ("constant", "piecewise", "step", "cosine")
 
 
 def _optional_float(value):
@@ -24,7 +22,10 @@ def _optional_float(value):
 
 def _optional_int(value):
     return None if value is None else int(value)
-SCHEDULES = ("constant", "piecewise", "step", "cosine")
+
+
+DEFAULT_LOSS_SCALE = 128.0  # fp16: tf_cnn_benchmarks' default for its models
+DEFAULT_SAVE_SECS = 600.0  # checkpoint period with --train_dir
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class OptimizerConfig:
     # without --fp16_enable_auto_loss_scale (see fixed_loss_scale).
     fp16_loss_scale: Optional[float] = floating(
         None, "fp16: the loss scale (fixed, or the dynamic scale's start; "
-        "default 128).")
+        f"default {DEFAULT_LOSS_SCALE:g}).")
     fp16_enable_auto_loss_scale: Optional[bool] = boolean(
         None, "fp16: adjust the loss scale during training (default: yes, "
         "unless --fp16_loss_scale is given alone).")
@@ -70,7 +71,7 @@ class OptimizerConfig:
     compute_lr_on_cpu: bool = boolean(
         False, "Compute the learning rate on the CPU.")
 
-    DEFAULT_LOSS_SCALE = 128.0  # tf_cnn_benchmarks' default for its models
+    DEFAULT_LOSS_SCALE = DEFAULT_LOSS_SCALE
 
     def __post_init__(self):
         one_of("optimizer", self.optimizer, OPTIMIZERS)
@@ -193,8 +194,9 @@ class LoopConfig:
                         "(jit_compile).")
     measure_peak: bool = boolean(  # probe the device's peak TFLOP/s first
         False, "Measure the device's peak TFLOP/s first (a matmul and a 3x3 "
-        "conv probe in the run's precision) and report the run's fraction of "
-        "it.")
+        "conv probe in the run's precision; on a CPU in fp32 also numpy's "
+        "BLAS matmul, the hardware's own limit) and report the run's "
+        "fraction of each.")
     print_training_accuracy: bool = boolean(
         False, "Compute and show top-1 on each training batch.")
     tf_random_seed: int = integer(1234, "Random seed.")
@@ -243,7 +245,7 @@ class EvalConfig:
         "--checkpoint) on the validation split.")
     batch_size: Optional[int] = integer(  # per replica; None: the training batch
         None, "Eval batch per replica; 0 or unset: --batch_size.",
-        flag="eval_batch_size", parse=_zero_is_none)
+        flag="eval_batch_size", parse=falsy_is_none)
     num_eval_batches: Optional[int] = integer(  # None: the whole split
         None, "Eval at most this many batches (default: the whole validation "
         "split).")
@@ -324,13 +326,13 @@ class CheckpointConfig:
     save_model_steps: int = integer(0, "Checkpoint every N steps.")
     # None: DEFAULT_SAVE_SECS, unless by steps; 0: only at the end.
     save_model_secs: Optional[float] = integer(
-        None, "Checkpoint every N seconds; 0: only at the end (default 600 "
-        "with --train_dir, unless --save_model_steps).",
+        None, "Checkpoint every N seconds; 0: only at the end (default "
+        f"{DEFAULT_SAVE_SECS:g} with --train_dir, unless --save_model_steps).",
         parse=_optional_float, to_flag=_optional_int)
     max_ckpts_to_keep: int = integer(
         5, "Checkpoints kept (the best top-1 one is kept apart).")
 
-    DEFAULT_SAVE_SECS = 600.0
+    DEFAULT_SAVE_SECS = DEFAULT_SAVE_SECS
 
     def __post_init__(self):
         at_least("save_model_steps", self.save_model_steps, 0)

@@ -4,14 +4,19 @@ dtype: a square matmul and a 3x3 convolution of VGG's shape.
 
 The fraction of peak the run reports is its achieved TFLOP/s over the 3x3
 conv probe's, the probe being VGG's own op at its best: a training run can
-approach it but not pass it by much.
+approach it but not pass it by much.  That says how well the run uses
+TensorFlow's kernels, not the machine; on the CPU a third probe, numpy's
+fp32 matmul (the BLAS numpy was built with, OpenBLAS in its wheels), gives
+the hardware's own figure and the run's fraction of it.
 """
 
 import math
+import os
 import time
 from dataclasses import dataclass
 from typing import Optional
 
+import numpy as np
 import tensorflow as tf
 
 # Dense (no sparsity) tensor throughput from NVIDIA's datasheets, TFLOP/s per
@@ -34,6 +39,7 @@ class Peak:
     source: str             # "measured: 3x3 conv probe" or "datasheet: A100"
     matmul_tflops: Optional[float] = None
     conv3x3_tflops: Optional[float] = None
+    blas: Optional["BlasPeak"] = None   # the CPU's own limit (CPU runs only)
 
     def as_metrics(self):
         out = {"peak.tflops_per_device": self.tflops, "peak.source": self.source}
@@ -41,7 +47,49 @@ class Peak:
             out["peak.matmul_tflops"] = self.matmul_tflops
         if self.conv3x3_tflops is not None:
             out["peak.conv3x3_tflops"] = self.conv3x3_tflops
+        if self.blas is not None:
+            out.update(self.blas.as_metrics())
         return out
+
+
+@dataclass(frozen=True)
+class BlasPeak:
+    tflops: float
+    library: str      # the BLAS numpy calls, e.g. "scipy-openblas 0.3.29"
+    size: int         # the square fp32 matmul's side
+    threads: str      # what the environment asks of the BLAS, if anything
+
+    def as_metrics(self):
+        return {"peak.blas_tflops": self.tflops, "peak.blas_library": self.library,
+                "peak.blas_matmul_size": self.size,
+                "peak.blas_threads": self.threads}
+
+
+def _blas_library():
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{blas['name']} {blas.get('version', '')}".strip()
+    except Exception:  # numpy builds that do not describe themselves
+        return "unknown BLAS"
+
+
+def measure_blas_peak(size=4096, repeats=3):
+    """fp32 TFLOP/s of numpy's ``size`` x ``size`` matmul, best of
+    ``repeats`` calls after one warm-up call.  4096 is large enough for
+    OpenBLAS's sgemm to reach its peak on every core it uses."""
+    rng = np.random.default_rng(0)
+    a = rng.uniform(-1, 1, (size, size)).astype(np.float32)
+    b = rng.uniform(-1, 1, (size, size)).astype(np.float32)
+    np.matmul(a, b)
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(a, b)  # synchronous: the product is done on return
+        best = min(best, time.perf_counter() - start)
+    threads = ", ".join(f"{name}={os.environ[name]}" for name in (
+        "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if name in os.environ)
+    return BlasPeak(2 * size ** 3 / best / 1e12, _blas_library(), size,
+                    threads or "unset (every core)")
 
 
 def known_peak(device_name, precision):
@@ -105,8 +153,11 @@ def measure_peak(device, precision, *, matmul_size=2048, conv_batch=32,
         conv_flops = 2 * conv_batch * conv_size ** 2 * conv_channels ** 2 * 9
         conv_rate = _rate(_chained(conv), (x, w), conv_flops, repeats=repeats,
                           target_seconds=target_seconds)
+    on_cpu = tf.DeviceSpec.from_string(device).device_type == "CPU"
     return Peak(conv_rate, "measured: 3x3 conv probe", matmul_tflops=matmul,
-                conv3x3_tflops=conv_rate)
+                conv3x3_tflops=conv_rate,
+                blas=measure_blas_peak() if on_cpu and precision == "fp32"
+                else None)
 
 
 def fraction_of_peak(tflops, peak, devices):
@@ -115,6 +166,13 @@ def fraction_of_peak(tflops, peak, devices):
     if peak is None or not peak.tflops:
         return None
     return tflops / (peak.tflops * devices)
+
+
+def fraction_of_blas_peak(tflops, peak, workers):
+    """Achieved / the CPU's BLAS peak, once per worker (one CPU each)."""
+    if peak is None or peak.blas is None:
+        return None
+    return tflops / (peak.blas.tflops * workers)
 
 
 def resolve_peak(device_kind, device, device_name, precision, measure):

@@ -50,6 +50,7 @@ _SUFFIX_METADATA = {
     "compile_time_s": ("s", ":.2f"),
     "tflops": ("TFLOP/s", ":.4f"),
     "peak_fraction": ("", ":.3f"),
+    "hw_peak_fraction": ("", ":.3f"),
     "workers": ("", ""),
     "worker_ips": ("img/s", ""),
     "worker_timed_seconds": ("s", ""),
@@ -73,8 +74,8 @@ _SUFFIX_METADATA = {
 }
 
 
-def metric_metadata(prefixes=("train", "infer", "input", "eval")):
-    """{metric: {"unit": ..., "format": ...}} for every metric logged."""
+def metric_metadata(prefixes):
+    """{metric: {"unit": ..., "format": ...}} of the metrics under ``prefixes``."""
     out = {}
     for prefix in prefixes:
         for suffix, (unit, fmt) in _SUFFIX_METADATA.items():

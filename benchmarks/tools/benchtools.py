@@ -12,11 +12,13 @@ import tempfile
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_worker(cmd, env=None):
-    """Runs ``cmd`` (with ``env`` added to the environment); returns (stdout,
+def run_worker(cmd, env=None, python_path=()):
+    """Runs ``cmd`` (with ``env`` added to the environment and
+    ``python_path`` before the repository on PYTHONPATH); returns (stdout,
     peak RSS in MiB).  Exits on failure."""
+    path = os.pathsep.join([*python_path, REPO, os.environ.get("PYTHONPATH", "")])
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env or {}),
-               PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+               PYTHONPATH=path)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=REPO, env=env)
         _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
@@ -26,6 +28,30 @@ def run_worker(cmd, env=None):
             sys.exit(f"worker failed: {' '.join(cmd)}\n{err.read()[-3000:]}")
         out.seek(0)
         return out.read(), usage.ru_maxrss / 1024  # Linux reports KiB
+
+
+def run_json_worker(cmd, env=None):
+    """Runs a worker that prints its result as JSON on its last line;
+    returns (that result, peak RSS in MiB)."""
+    out, rss = run_worker(cmd, env)
+    return json.loads(out.strip().splitlines()[-1]), rss
+
+
+def vgg16_flags(batch_size, steps, warmup_steps, *, precision="fp32",
+                forward_only=False, measure_peak=False):
+    """The harness's flags for the peer benchmarks' VGG16 runs: synthetic
+    data, momentum, no dropout or weight decay (so model.fit does the same
+    math), one progress row."""
+    flags = ["--model=vgg16", f"--batch_size={batch_size}",
+             f"--num_batches={steps}", f"--num_warmup_batches={warmup_steps}",
+             "--device=cpu", "--optimizer=momentum", "--dropout=0",
+             "--weight_decay=0", f"--display_every={steps}",
+             f"--precision={precision}"]
+    if forward_only:
+        flags.append("--forward_only")
+    if measure_peak:
+        flags.append("--measure_peak")
+    return flags
 
 
 def run_harness(flags):

@@ -26,7 +26,7 @@ def layer_flops(batch_size, height, in_channels, out_channels):
     return 2 * batch_size * height * height * in_channels * out_channels * 9
 
 
-def _best_seconds(fn, args, repeats):
+def best_seconds(fn, args, repeats):
     fn(*args).numpy()  # trace, and let the library pick and cache its kernel
     best = float("inf")
     for _ in range(repeats):
@@ -59,7 +59,7 @@ def time_layers(batch_size, layers=VGG16_LAYERS, repeats=2):
                 lambda x, dy: filter_gradient(x, dy, (3, 3))), (x, dy)),
         }
         flops = layer_flops(batch_size, h, ci, co)
-        out[(h, ci, co)] = {op: flops / _best_seconds(fn, args, repeats) / 1e9
+        out[(h, ci, co)] = {op: flops / best_seconds(fn, args, repeats) / 1e9
                             for op, (fn, args) in fns.items()}
     return out
 

@@ -99,7 +99,10 @@ def _all_finite(model):
                                for v in model.trainable_variables]))
 
 
-_WORKER_DIRS = []  # non-chief workers' checkpoint directories
+# Non-chief workers' temporary checkpoint directories.  Process-wide on
+# purpose: removed at exit, and by benchmarks/__main__.py before an os._exit
+# (a worker that must not wait for its peers), which skips atexit.
+_WORKER_DIRS = []
 
 
 @atexit.register

@@ -1,0 +1,186 @@
+"""Where a VGG16 training step's time goes, part by part, in this process's
+TensorFlow (start it as the harness starts: oneDNN on x86-64 by default).
+
+Each part runs alone in its own tf.function, best of ``repeats`` calls after
+a warm-up call, with its result fetched before the clock is read:
+
+* each distinct 3x3 convolution: forward (conv + bias + ReLU, which Grappler
+  fuses as it does in the model), input gradient, filter gradient as the
+  model computes it (models.gemm_grad's matmuls where ``pays_off``, else
+  TensorFlow's kernel), and the ReLU and bias gradients;
+* the dense layers: forward (matmul + bias [+ ReLU]), input gradient
+  (dy W^T), filter gradient (x^T dy) and the ReLU and bias gradients;
+* the five max pools, forward and backward; the softmax cross-entropy and
+  its gradient; the optimizer's update of every VGG16 variable (FusedSGD,
+  Nesterov momentum, as --optimizer=momentum runs it);
+* the host between steps: one call of the harness's compiled loop with a
+  step that computes nothing, its outputs fetched (the harness calls its
+  loop once per chunk of steps, so this is an upper bound per step).
+
+Run as a worker: ``python -m benchmarks.tools.step_parts --batch_size=16``
+prints one JSON line; scripts/bench_step_parts.py turns it into the table
+and sets it against the harness's own ms/step.
+"""
+
+import argparse
+import json
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from benchmarks.tools.conv_layers import VGG16_LAYERS, best_seconds  # noqa: E402
+
+# (inputs, outputs, ReLU after it) of VGG16's dense layers, 1000 classes.
+VGG16_DENSE = ((7 * 7 * 512, 4096, True), (4096, 4096, True),
+               (4096, 1000, False))
+# (height = width of the pool's input, channels) of VGG16's five max pools.
+VGG16_POOLS = ((224, 64), (112, 128), (56, 256), (28, 512), (14, 512))
+
+
+def _conv_parts(tf, batch_size, h, ci, co, repeats):
+    from models.gemm_grad import filter_gradient, pays_off
+    x = tf.random.normal((batch_size, h, h, ci))
+    w = tf.random.normal((3, 3, ci, co)) * 0.05
+    b = tf.zeros((co,))
+    dy = tf.random.normal((batch_size, h, h, co))
+    y = tf.nn.relu(tf.random.normal((batch_size, h, h, co)))
+    if pays_off(h, h, ci):
+        filter_grad = tf.function(lambda x, dy: filter_gradient(x, dy, (3, 3)))
+    else:
+        filter_grad = tf.function(
+            lambda x, dy: tf.raw_ops.Conv2DBackpropFilter(
+                input=x, filter_sizes=(3, 3, ci, co), out_backprop=dy,
+                strides=[1, 1, 1, 1], padding="SAME"))
+    parts = {
+        "forward": (tf.function(lambda x, w, b: tf.nn.relu(tf.nn.bias_add(
+            tf.nn.conv2d(x, w, 1, "SAME"), b))), (x, w, b)),
+        "filter_grad": (filter_grad, (x, dy)),
+        "relu_bias_grad": (tf.function(lambda dy, y: tf.raw_ops.BiasAddGrad(
+            out_backprop=tf.raw_ops.ReluGrad(gradients=dy, features=y))),
+            (dy, y)),
+    }
+    if ci > 3:  # the image itself needs no gradient
+        parts["input_grad"] = (tf.function(
+            lambda dy, w: tf.nn.conv2d_transpose(dy, w, x.shape, 1, "SAME")),
+            (dy, w))
+    return {name: best_seconds(fn, args, repeats)
+            for name, (fn, args) in parts.items()}
+
+
+def _dense_parts(tf, batch_size, n_in, n_out, relu, repeats):
+    x = tf.random.normal((batch_size, n_in))
+    w = tf.random.normal((n_in, n_out)) * 0.01
+    b = tf.zeros((n_out,))
+    dy = tf.random.normal((batch_size, n_out))
+    y = tf.nn.relu(tf.random.normal((batch_size, n_out)))
+
+    def forward(x, w, b):
+        out = tf.nn.bias_add(tf.matmul(x, w), b)
+        return tf.nn.relu(out) if relu else out
+
+    def relu_bias_grad(dy, y):
+        if relu:
+            dy = tf.raw_ops.ReluGrad(gradients=dy, features=y)
+        return tf.raw_ops.BiasAddGrad(out_backprop=dy)
+    parts = {
+        "forward": (forward, (x, w, b)),
+        "input_grad": (lambda dy, w: tf.matmul(dy, w, transpose_b=True),
+                       (dy, w)),
+        "filter_grad": (lambda x, dy: tf.matmul(x, dy, transpose_a=True),
+                        (x, dy)),
+        "relu_bias_grad": (relu_bias_grad, (dy, y)),
+    }
+    return {name: best_seconds(tf.function(fn), args, repeats)
+            for name, (fn, args) in parts.items()}
+
+
+def _pool_seconds(tf, batch_size, repeats):
+    """{"forward": s, "backward": s} of the five pools together."""
+    total = {"forward": 0.0, "backward": 0.0}
+    for h, c in VGG16_POOLS:
+        x = tf.random.normal((batch_size, h, h, c))
+        y = tf.nn.max_pool2d(x, 2, 2, "VALID")
+        dy = tf.random.normal(y.shape)
+        total["forward"] += best_seconds(tf.function(
+            lambda x: tf.nn.max_pool2d(x, 2, 2, "VALID")), (x,), repeats)
+        total["backward"] += best_seconds(tf.function(
+            lambda x, y, dy: tf.raw_ops.MaxPoolGrad(
+                orig_input=x, orig_output=y, grad=dy, ksize=[1, 2, 2, 1],
+                strides=[1, 2, 2, 1], padding="VALID")), (x, y, dy), repeats)
+    return total
+
+
+def _loss_seconds(tf, batch_size, repeats):
+    from benchmarks.loop.compiled import cross_entropy_per_example
+    logits = tf.random.normal((batch_size, VGG16_DENSE[-1][1]))
+    labels = tf.zeros((batch_size,), tf.int32)
+
+    @tf.function
+    def loss_and_gradient(logits, labels):
+        with tf.GradientTape() as tape:
+            tape.watch(logits)
+            loss = tf.reduce_mean(cross_entropy_per_example(logits, labels))
+        return tape.gradient(loss, logits)
+    return best_seconds(loss_and_gradient, (logits, labels), repeats)
+
+
+def _vgg16_shapes():
+    for _, ci, co, count in VGG16_LAYERS:
+        for _ in range(count):
+            yield (3, 3, ci, co)
+            yield (co,)
+    for n_in, n_out, _ in VGG16_DENSE:
+        yield (n_in, n_out)
+        yield (n_out,)
+
+
+def _optimizer_seconds(tf, repeats):
+    from benchmarks.training.optimizers import FusedSGD
+    variables = [tf.Variable(tf.zeros(s)) for s in _vgg16_shapes()]
+    grads = [tf.fill(v.shape, 1e-3) for v in variables]
+    optimizer = FusedSGD(learning_rate=0.005, momentum=0.9, nesterov=True)
+    optimizer.build(variables)
+
+    @tf.function
+    def update(grads):
+        optimizer.apply(grads, variables)
+        return tf.reduce_sum(variables[0][0, 0, 0, :1])  # after the update
+    return best_seconds(update, (grads,), repeats), sum(
+        int(tf.size(v)) for v in variables)
+
+
+def _host_seconds(tf, batch_size, repeats):
+    from benchmarks.loop.compiled import build_input_loop
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    loop = build_input_loop(strategy)
+    batch = (tf.zeros((batch_size, 224, 224, 3)), tf.zeros((batch_size,), tf.int32))
+    return best_seconds(lambda: loop(tf.constant(1), batch)["loss"], (), repeats)
+
+
+def measure(batch_size, repeats):
+    import tensorflow as tf
+    from benchmarks.machine.cpu import onednn_enabled
+    from benchmarks.machine.peak import measure_blas_peak
+    convs = [[h, ci, co, count, _conv_parts(tf, batch_size, h, ci, co, repeats)]
+             for h, ci, co, count in VGG16_LAYERS]
+    dense = [[n_in, n_out, _dense_parts(tf, batch_size, n_in, n_out, relu, repeats)]
+             for n_in, n_out, relu in VGG16_DENSE]
+    optimizer, params = _optimizer_seconds(tf, repeats)
+    return {"onednn": onednn_enabled(), "batch_size": batch_size,
+            "blas_tflops": measure_blas_peak().tflops, "convs": convs,
+            "dense": dense, "pools": _pool_seconds(tf, batch_size, repeats),
+            "loss": _loss_seconds(tf, batch_size, repeats),
+            "optimizer": optimizer, "params": params,
+            "host": _host_seconds(tf, batch_size, repeats)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    print(json.dumps(measure(args.batch_size, args.repeats)))
+
+
+if __name__ == "__main__":
+    main()
