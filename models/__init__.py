@@ -26,6 +26,10 @@ _REGISTRY = {
 # the batch per device when --batch_size is 0, and the learning rate.
 DEFAULT_BATCH_SIZE = 64
 DEFAULT_LEARNING_RATE = 0.005
+# How the convolutions' filter gradients are computed (models/vgg.py):
+# TensorFlow's kernel, models/gemm_grad.py's row form (from 56x56 up), or
+# its row form and its patches form (below 56x56 down to 14x14).
+FILTER_GRADIENTS = ("native", "gemm", "gemm_im2col")
 
 
 class UnknownModelError(ValueError):

@@ -19,6 +19,12 @@ takes without copying.  Pairs that the flattening wraps (a pixel paired with
 one in the next row or the next image, which "same" padding would have paired
 with zero) are exactly the pairs whose x pixel lies in the rows or columns
 that the shift pushes off the image; their sum is gathered and subtracted.
+
+These per-offset matmuls are thin (Ci x Co outputs over N * H * W rows):
+fast while the rows are many, not on the small 28x28 and 14x14 images.
+There a second form (im2col_filter_gradient) puts the kh * kw shifted
+windows side by side and makes one big matmul per chunk of images.
+``formulation`` says which form a layer gets.
 """
 
 import numpy as np
@@ -32,11 +38,38 @@ import tensorflow as tf
 # another) and VGG16's training peak RSS was 60-100 MiB lower with TF's kernel.
 MIN_INPUT_CHANNELS = 16
 MIN_PIXELS = 56 * 56
+# Below 56x56, the patches form (im2col_filter_gradient): at batch 16,
+# three interleaved rounds each, 28x28x256->512 150-158 GFLOP/s against
+# 115-121 for TF's kernel, 28x28x512 144-155 against 109-111, 14x14x512
+# 141-153 against 120-129; at 56x56 the row matmuls stay faster (132 against
+# 81-91).  Not measured below 14x14, so TF's kernel runs there.
+MIN_IM2COL_PIXELS = 14 * 14
+# Images per matmul: as many as keep one chunk's patches near this size
+# (16-32 MB was fastest; the whole batch at once was slower and would hold
+# 9x the layer's input).
+IM2COL_CHUNK_BYTES = 32 << 20
+FORMS = ("rows", "im2col")
 
 
-def pays_off(height, width, in_channels):
-    """Whether a layer of this input shape gets the matmul filter gradient."""
-    return in_channels >= MIN_INPUT_CHANNELS and height * width >= MIN_PIXELS
+def formulation(height, width, in_channels, forms=FORMS):
+    """The filter gradient form a layer of this input shape gets: "rows"
+    (filter_gradient), "im2col" (im2col_filter_gradient), or None for
+    TensorFlow's kernel; ``forms``: the forms allowed."""
+    if in_channels < MIN_INPUT_CHANNELS:
+        return None
+    pixels = height * width
+    if pixels >= MIN_PIXELS:
+        form = "rows"
+    elif pixels >= MIN_IM2COL_PIXELS:
+        form = "im2col"
+    else:
+        return None
+    return form if form in forms else None
+
+
+def pays_off(height, width, in_channels, forms=FORMS):
+    """Whether a layer of this input shape gets a matmul filter gradient."""
+    return formulation(height, width, in_channels, forms) is not None
 
 
 def _wrapped_positions(height, width, dh, dw):
@@ -49,15 +82,20 @@ def _wrapped_positions(height, width, dh, dw):
     return np.flatnonzero((bad_rows | bad_cols).ravel()).astype(np.int64)
 
 
+def _odd(kernel_size):
+    kh, kw = kernel_size
+    if kh % 2 == 0 or kw % 2 == 0:
+        raise ValueError(f"kernel {kernel_size}: only odd kernels have a "
+                         "centred 'same' padding")
+    return kh, kw
+
+
 def filter_gradient(x, dy, kernel_size):
     """dL/dW of a stride-1 "same" NHWC convolution with an odd kernel, given
     its input ``x`` [N, H, W, Ci] and output gradient ``dy`` [N, H, W, Co]
     (static H, W, Ci, Co; the batch may be dynamic).  Returns
     [kh, kw, Ci, Co] in x's dtype."""
-    kh, kw = kernel_size
-    if kh % 2 == 0 or kw % 2 == 0:
-        raise ValueError(f"kernel {kernel_size}: only odd kernels have a "
-                         "centred 'same' padding")
+    kh, kw = _odd(kernel_size)
     _, height, width, in_channels = x.shape
     out_channels = dy.shape[-1]
     pixels = height * width
@@ -79,6 +117,46 @@ def filter_gradient(x, dy, kernel_size):
     return tf.reshape(tf.stack(per_offset), [kh, kw, in_channels, out_channels])
 
 
+def im2col_filter_gradient(x, dy, kernel_size, chunk_bytes=None):
+    """The same gradient as ``filter_gradient``, as one matmul per chunk of
+    images: the kernel's kh * kw shifted windows of the zero-padded input
+    side by side in channels (the patches, "im2col"), transposed, times dy:
+
+        dW = patches(x)^T dy    [kh * kw * Ci, N * H * W] x [N * H * W, Co]
+
+    A big, square-ish matmul where the row form's are thin; the chunks keep
+    the patches (kh * kw times the chunk's input) small.  The batch may be
+    dynamic."""
+    kh, kw = _odd(kernel_size)
+    _, height, width, in_channels = x.shape
+    out_channels = dy.shape[-1]
+    depth = kh * kw * in_channels
+    per_image = height * width * depth * x.dtype.size
+    step = max(1, (chunk_bytes or IM2COL_CHUNK_BYTES) // per_image)
+    padding = [[0, 0], [kh // 2, kh // 2], [kw // 2, kw // 2], [0, 0]]
+
+    def chunk_gradient(start, total):
+        xs = tf.pad(x[start:start + step], padding)
+        patches = tf.concat([xs[:, a:a + height, b:b + width, :]
+                             for a in range(kh) for b in range(kw)], axis=-1)
+        return start + step, total + tf.matmul(
+            tf.reshape(patches, [-1, depth]),
+            tf.reshape(dy[start:start + step], [-1, out_channels]),
+            transpose_a=True)
+
+    images = tf.shape(x)[0]
+    # One chunk at a time (parallel_iterations=1): each chunk's patches are
+    # made and consumed while they are in the cache.
+    _, total = tf.while_loop(
+        lambda start, _: start < images, chunk_gradient,
+        (tf.constant(0), tf.zeros([depth, out_channels], x.dtype)),
+        parallel_iterations=1)
+    return tf.reshape(total, [kh, kw, in_channels, out_channels])
+
+
+FORM_FUNCTIONS = {"rows": filter_gradient, "im2col": im2col_filter_gradient}
+
+
 def _wrapped_sum(x_rows, dy_rows, s, rows, pixels, positions):
     """The wrapped pairs' share of the shifted product: x rows at the listed
     positions of every image against the dy rows s earlier (where such a
@@ -93,14 +171,15 @@ def _wrapped_sum(x_rows, dy_rows, s, rows, pixels, positions):
     return tf.matmul(tf.gather(x_rows, x_at), dy_picked, transpose_a=True)
 
 
-def conv2d_same(x, kernel, bias=None, relu=False):
+def conv2d_same(x, kernel, bias=None, relu=False, form="rows"):
     """relu?(tf.nn.conv2d(x, kernel, 1, "SAME") + bias) in NHWC whose filter
-    gradient is ``filter_gradient``; the input gradient is TensorFlow's own
-    kernel.  Bias and ReLU sit inside so that Grappler can still fuse them
+    gradient is ``filter_gradient`` (form "rows") or ``im2col_filter_gradient``
+    ("im2col"); the input gradient is TensorFlow's own kernel.  Bias and ReLU sit inside so that Grappler can still fuse them
     into the convolution (a custom gradient's boundary would stop it).
     ``kernel`` and ``bias`` may be (Keras) variables: they are read here, so
     their gradients flow through the reads."""
     relu = bool(relu)
+    filter_form = FORM_FUNCTIONS[form]
 
     @tf.custom_gradient
     def conv(x, kernel, *bias):
@@ -115,7 +194,7 @@ def conv2d_same(x, kernel, bias=None, relu=False):
                 dy = tf.raw_ops.ReluGrad(gradients=dy, features=y)
             dx = tf.nn.conv2d_transpose(dy, kernel, tf.shape(x), strides=1,
                                         padding="SAME")
-            grads = [dx, filter_gradient(x, dy, kernel.shape[:2])]
+            grads = [dx, filter_form(x, dy, kernel.shape[:2])]
             if bias:
                 grads.append(tf.raw_ops.BiasAddGrad(out_backprop=dy))
             return grads

@@ -10,10 +10,12 @@ Layer names follow ``keras.applications.VGG16/VGG19`` ("block1_conv1", "fc1",
 (no softmax): the loss applies the softmax itself, which is stable in fp16/bf16.
 """
 
+import functools
+
 import keras
 from keras import layers
 
-from models import gemm_grad
+from models import FILTER_GRADIENTS, gemm_grad
 
 # One entry per stage: the number of 3x3 convolutions and their width.  Every
 # stage ends with a 2x2 max-pool.
@@ -24,33 +26,45 @@ CONFIGURATIONS = {
     "E": ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512)),  # vgg19
 }
 MIN_IMAGE_SIZE = 32  # five 2x2 pools need at least 32 pixels to leave 1x1
-FILTER_GRADIENTS = ("native", "gemm")
+# The models/gemm_grad.py forms each --conv_filter_gradient allows.
+GEMM_FORMS = {"gemm": ("rows",), "gemm_im2col": ("rows", "im2col")}
 
 
 @keras.saving.register_keras_serializable(package="vggbench")
 class GemmGradConv2D(layers.Conv2D):
-    """A Conv2D whose filter gradient is models.gemm_grad's sum of matmuls
-    (faster on the CPU under oneDNN), with its bias and ReLU computed in the
-    same function; the same variables and forward math as Conv2D."""
+    """A Conv2D whose filter gradient is one of models.gemm_grad's matmul
+    forms (faster on the CPU under oneDNN), with its bias and ReLU computed
+    in the same function; the same variables and forward math as Conv2D.
+    ``forms``: the forms it may use (gemm_grad.formulation picks one by the
+    input's shape; none fits: Conv2D's own gradient)."""
 
-    def _gemm_applies(self, inputs):
+    def __init__(self, *args, forms=("rows",), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.forms = tuple(forms)
+
+    def get_config(self):
+        return {**super().get_config(), "forms": list(self.forms)}
+
+    def _form(self, inputs):
         if self.data_format != "channels_last":
-            return False
+            return None
         height, width, channels = inputs.shape[1:4]
         if None in (height, width, channels):  # the matmuls need static sizes
-            return False
-        return (gemm_grad.pays_off(height, width, channels)
-                and self.strides == (1, 1) and self.dilation_rate == (1, 1)
+            return None
+        if not (self.strides == (1, 1) and self.dilation_rate == (1, 1)
                 and self.padding == "same" and self.groups == 1
                 and self.activation in (keras.activations.relu,
-                                        keras.activations.linear))
+                                        keras.activations.linear)):
+            return None
+        return gemm_grad.formulation(height, width, channels, self.forms)
 
     def call(self, inputs):
-        if not self._gemm_applies(inputs):
+        form = self._form(inputs)
+        if form is None:
             return super().call(inputs)
         return gemm_grad.conv2d_same(
             inputs, self.kernel, self.bias if self.use_bias else None,
-            relu=self.activation is keras.activations.relu)
+            relu=self.activation is keras.activations.relu, form=form)
 
 
 def _check_options(configuration, image_size, data_format, dropout,
@@ -85,12 +99,18 @@ def build_vgg(configuration, *, batch_norm=False, num_classes=1000,
       dropout: dropout rate after fc1 and fc2 (0 disables it).
       dtype_policy: a Keras dtype policy name such as "mixed_bfloat16"; None
         means float32.  The logits are always returned in float32.
-      filter_gradient: "native" (TensorFlow's Conv2DBackpropFilter) or "gemm"
-        (models.gemm_grad: one matmul per kernel offset).
+      filter_gradient: "native" (TensorFlow's Conv2DBackpropFilter), "gemm"
+        (models.gemm_grad's row form: one matmul per kernel offset, from
+        56x56 up) or "gemm_im2col" (the row form, and below 56x56 down to
+        14x14 the patches form: one matmul per chunk of images).
     """
     _check_options(configuration, image_size, data_format, dropout,
                    filter_gradient)
-    conv_class = GemmGradConv2D if filter_gradient == "gemm" else layers.Conv2D
+    if filter_gradient in GEMM_FORMS:
+        conv_class = functools.partial(GemmGradConv2D,
+                                       forms=GEMM_FORMS[filter_gradient])
+    else:
+        conv_class = layers.Conv2D
 
     shape = ((image_size, image_size, 3) if data_format == "channels_last"
              else (3, image_size, image_size))

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """VGG16's convolutions one by one, with TensorFlow's oneDNN kernels on and
-off: GFLOP/s of the forward pass, the input gradient and the two filter
-gradients (TensorFlow's kernel, models.gemm_grad's matmuls), and the seconds
-each choice would spend per training step on VGG16's 13 convolutions (the
-matmuls where models/vgg.py uses them: 16+ input channels, 56x56 and up).
+off: GFLOP/s of the forward pass, the input gradient and the filter
+gradients (TensorFlow's kernel, models.gemm_grad's two matmul forms), and the
+seconds each choice would spend per training step on VGG16's 13 convolutions
+(the row form where --conv_filter_gradient=gemm, auto's choice, uses it).
 
     python scripts/bench_conv_layers.py [--batch_size=16] [--rounds=1]
 
@@ -19,7 +19,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.tools import benchtools  # noqa: E402
 from benchmarks.tools.conv_layers import OPS, VGG16_LAYERS, layer_flops  # noqa: E402
-from models.gemm_grad import pays_off  # noqa: E402
+from models.gemm_grad import formulation  # noqa: E402
+from models.vgg import GEMM_FORMS  # noqa: E402
 
 
 def _measure(batch_size, onednn):
@@ -47,21 +48,21 @@ def main():
           f"(best of {args.rounds} process(es) per setting)")
     print(f"{'layer (HxW, in->out)':<22}{'oneDNN':<8}" +
           "".join(f"{op:>20}" for op in OPS))
-    seconds = {True: dict.fromkeys(OPS, 0.0), False: dict.fromkeys(OPS, 0.0)}
+    parts = ("forward", "input_grad", "filter_grad_native", "filter_grad_gemm")
+    seconds = {True: dict.fromkeys(parts, 0.0), False: dict.fromkeys(parts, 0.0)}
     for h, ci, co, count in VGG16_LAYERS:
         gflop = layer_flops(args.batch_size, h, ci, co) / 1e9
         for onednn in (True, False):
             rates = best[onednn][(h, ci, co)]
             print(f"{f'{h}x{h}, {ci}->{co}':<22}{'on' if onednn else 'off':<8}" +
                   "".join(f"{rates[op]:>20.1f}" for op in OPS))
-            for op in OPS:
-                if op == "input_grad" and ci == 3:
+            form = formulation(h, h, ci, GEMM_FORMS["gemm"])  # as auto runs
+            model_rates = dict(rates, filter_grad_gemm=rates[
+                f"filter_grad_{form}" if form else "filter_grad_native"])
+            for part in parts:
+                if part == "input_grad" and ci == 3:
                     continue  # the image needs no gradient
-                if op == "filter_grad_gemm" and not pays_off(h, h, ci):
-                    op_rate = rates["filter_grad_native"]  # as the model does
-                else:
-                    op_rate = rates[op]
-                seconds[onednn][op] += count * gflop / op_rate
+                seconds[onednn][part] += count * gflop / model_rates[part]
     print("seconds per training step on the 13 convolutions:")
     for onednn in (True, False):
         s = seconds[onednn]

@@ -14,7 +14,7 @@ own BLAS probe is shown.  Every part is the best of its calls; the harness
 figure is a mean over timed steps.
 
     python scripts/bench_step_parts.py [--batch_size=16] [--rounds=1]
-        [--steps=3] [--warmup_steps=1]
+        [--steps=3] [--warmup_steps=1] [--conv_filter_gradient=gemm|gemm_im2col]
 """
 
 import argparse
@@ -26,24 +26,26 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.machine.cpu import configure_onednn  # noqa: E402
 from benchmarks.tools import benchtools  # noqa: E402
 from benchmarks.tools.conv_layers import layer_flops  # noqa: E402
-from models.gemm_grad import pays_off  # noqa: E402
+from models.gemm_grad import formulation  # noqa: E402
 
 PASSES = ("forward", "input_grad", "filter_grad")
 
 
-def _parts(batch_size):
+def _parts(batch_size, filter_gradient):
     env = dict(os.environ)
     configure_onednn("auto", env)  # as the harness starts (--onednn=auto)
     added = {k: v for k, v in env.items() if os.environ.get(k) != v}
     parts, _ = benchtools.run_json_worker(
         [sys.executable, "-m", "benchmarks.tools.step_parts",
-         f"--batch_size={batch_size}"], added)
+         f"--batch_size={batch_size}", f"--filter_gradient={filter_gradient}"],
+        added)
     return parts
 
 
 def _harness(args):
     data, _ = benchtools.run_harness(benchtools.vgg16_flags(
-        args.batch_size, args.steps, args.warmup_steps, measure_peak=True))
+        args.batch_size, args.steps, args.warmup_steps, measure_peak=True) +
+        [f"--conv_filter_gradient={args.conv_filter_gradient}"])
     return data
 
 
@@ -87,7 +89,7 @@ def _table(parts, batch_size):
         + f"{'relu+b ms':>10}{'ms/step':>10}")
     total = 0.0
     for h, ci, co, count, times in parts["convs"]:
-        tag = "gemm" if pays_off(h, h, ci) else "tf"
+        tag = formulation(h, h, ci, parts["forms"]) or "tf"
         line, seconds = _layer_row(f"conv {h}x{h} {ci}->{co} {tag}", count,
                                    layer_flops(batch_size, h, ci, co), times, blas)
         print(line)
@@ -98,7 +100,7 @@ def _table(parts, batch_size):
         print(line)
         total += seconds
     others = (("max pools, forward", parts["pools"]["forward"]),
-              ("max pools, backward (MaxPoolGrad)", parts["pools"]["backward"]),
+              ("max pools, backward", parts["pools"]["backward"]),
               ("softmax cross-entropy + gradient", parts["loss"]),
               (f"optimizer update ({parts['params'] / 1e6:.1f}M weights)",
                parts["optimizer"]),
@@ -116,10 +118,14 @@ def main():
     parser.add_argument("--steps", type=int, default=3,
                         help="the harness's timed steps per run")
     parser.add_argument("--warmup_steps", type=int, default=1)
+    parser.add_argument("--conv_filter_gradient", default="gemm",
+                        choices=("gemm", "gemm_im2col"),
+                        help="the model's filter gradient, in the parts and "
+                        "the harness alike (gemm: what auto picks here)")
     args = parser.parse_args()
     runs, harness = [], []
     for r in range(1, args.rounds + 1):  # parts, harness, parts, harness ...
-        runs.append(_parts(args.batch_size))
+        runs.append(_parts(args.batch_size, args.conv_filter_gradient))
         harness.append(_harness(args))
         print(f"round {r}: harness {harness[-1]['train.ms_per_step']:.0f} ms/step, "
               f"{harness[-1]['train.total_ips']:.3f} img/s", flush=True)

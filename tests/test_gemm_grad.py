@@ -17,7 +17,8 @@ def _native_filter_gradient(x, dy, kernel_size):
         out_backprop=dy, strides=[1, 1, 1, 1], padding="SAME")
 
 
-@pytest.mark.parametrize("shape,out_channels,kernel", [
+# (x's shape, output channels, kernel) of the equality tests.
+SHAPES = [
     ((2, 8, 8, 16), 8, (3, 3)),
     ((1, 5, 7, 16), 4, (3, 3)),  # not square, one image
     ((3, 2, 2, 32), 3, (3, 3)),  # the kernel overhangs the image
@@ -25,7 +26,10 @@ def _native_filter_gradient(x, dy, kernel_size):
     ((2, 6, 9, 16), 4, (5, 5)),
     ((2, 4, 4, 8), 4, (1, 3)),
     ((2, 4, 4, 8), 4, (1, 1)),
-])
+]
+
+
+@pytest.mark.parametrize("shape,out_channels,kernel", SHAPES)
 def test_filter_gradient_equals_tensorflows(shape, out_channels, kernel):
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=shape), tf.float32)
@@ -48,6 +52,51 @@ def test_filter_gradient_with_an_unknown_batch():
         traced(x, dy).numpy(),
         _native_filter_gradient(tf.constant(x), tf.constant(dy), (3, 3)).numpy(),
         rtol=1e-4, atol=1e-4)
+
+
+# The patches form: the same gradient, summed in another order; it must
+# equal TensorFlow's to fp32 rounding (rtol and atol 1e-4 on unit-normal
+# data, as the row form), whatever the chunking of the batch.
+@pytest.mark.parametrize("shape,out_channels,kernel",
+                         SHAPES + [((5, 3, 3, 8), 4, (1, 1))])
+@pytest.mark.parametrize("chunk_bytes", [None, 1, 2 * 8 * 8 * 9 * 16 * 4])
+def test_im2col_filter_gradient_equals_tensorflows(shape, out_channels, kernel,
+                                                   chunk_bytes):
+    rng = np.random.default_rng(4)
+    x = tf.constant(rng.normal(size=shape), tf.float32)
+    dy = tf.constant(rng.normal(size=shape[:3] + (out_channels,)), tf.float32)
+    want = _native_filter_gradient(x, dy, kernel)
+    got = gemm_grad.im2col_filter_gradient(x, dy, kernel, chunk_bytes)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_im2col_filter_gradient_with_an_unknown_batch_in_uneven_chunks():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(5, 6, 6, 16)).astype("float32")
+    dy = rng.normal(size=(5, 6, 6, 4)).astype("float32")
+    two_images = 2 * 6 * 6 * 9 * 16 * 4  # chunks of 2, 2 and 1 images
+    traced = tf.function(
+        lambda x, dy: gemm_grad.im2col_filter_gradient(x, dy, (3, 3),
+                                                       two_images),
+        input_signature=[tf.TensorSpec([None, 6, 6, 16]),
+                         tf.TensorSpec([None, 6, 6, 4])])
+    np.testing.assert_allclose(
+        traced(x, dy).numpy(),
+        _native_filter_gradient(tf.constant(x), tf.constant(dy), (3, 3)).numpy(),
+        rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="odd"):
+        gemm_grad.im2col_filter_gradient(tf.zeros((1, 4, 4, 16)),
+                                         tf.zeros((1, 4, 4, 2)), (2, 2))
+
+
+def test_each_shape_gets_its_form():
+    f = gemm_grad.formulation
+    assert f(224, 224, 64) == f(56, 56, 256) == "rows"
+    assert f(28, 28, 512) == f(14, 14, 512) == f(16, 16, 64) == "im2col"
+    assert f(7, 7, 512) is None and f(224, 224, 3) is None
+    assert f(28, 28, 512, forms=("rows",)) is None
+    assert f(56, 56, 256, forms=("im2col",)) is None
 
 
 def test_even_kernels_are_refused():
@@ -85,8 +134,8 @@ def test_conv2d_same_has_tensorflows_output_and_gradients(with_bias, relu):
                                    rtol=1e-4, atol=1e-4)
 
 
-def _ops_of_gradient(layer, channels):
-    x = tf.random.normal((2, 8, 8, channels))
+def _ops_of_gradient(layer, channels, size=8):
+    x = tf.random.normal((2, size, size, channels))
     layer.build(x.shape)
 
     @tf.function
@@ -115,6 +164,18 @@ def test_gemm_layer_uses_matmuls_only_where_it_applies(monkeypatch):
                             (GemmGradConv2D(4, 3, padding="valid"), 16),
                             (GemmGradConv2D(4, 3, strides=2, padding="same"), 16)):
         assert "Conv2DBackpropFilter" in _ops_of_gradient(layer, channels)
+
+
+def test_gemm_layer_uses_the_patches_below_56x56_when_allowed():
+    both = GemmGradConv2D(4, 3, padding="same", activation="relu",
+                          forms=gemm_grad.FORMS)
+    ops = _ops_of_gradient(both, 16, size=16)
+    # The chunks' matmuls run in a loop over the batch.
+    assert ops & {"While", "StatelessWhile"}
+    assert "Conv2DBackpropFilter" not in ops
+    assert GemmGradConv2D.from_config(both.get_config()).forms == gemm_grad.FORMS
+    rows_only = GemmGradConv2D(4, 3, padding="same")  # the default
+    assert "Conv2DBackpropFilter" in _ops_of_gradient(rows_only, 16, size=16)
 
 
 def test_gemm_layer_with_unknown_image_size_keeps_tensorflows_kernel(
@@ -155,4 +216,36 @@ def test_gemm_model_trains_as_the_native_one(name, monkeypatch):
     for native_grad, gemm_grad_ in zip(*grads):
         scale = float(tf.reduce_max(tf.abs(native_grad))) or 1.0
         np.testing.assert_allclose(gemm_grad_.numpy() / scale,
+                                   native_grad.numpy() / scale, atol=2e-5)
+
+
+@pytest.mark.parametrize("filter_gradient,layers_in_form", [
+    ("gemm_im2col", 7),  # every layer of 16+ channels, 16x16 down to 2x2
+    ("gemm", 0),         # the patches' layers keep TensorFlow's kernel
+])
+def test_the_patches_model_trains_as_the_native_one(filter_gradient,
+                                                    layers_in_form, monkeypatch):
+    monkeypatch.setattr(gemm_grad, "MIN_IM2COL_PIXELS", 1)
+    calls = []
+    real = gemm_grad.FORM_FUNCTIONS["im2col"]
+    monkeypatch.setitem(gemm_grad.FORM_FUNCTIONS, "im2col",
+                        lambda *a: calls.append(1) or real(*a))
+    rng = np.random.default_rng(6)
+    images = tf.constant(rng.uniform(-1, 1, (4, 32, 32, 3)), tf.float32)
+    labels = tf.constant(rng.integers(0, 10, 4), tf.int32)
+    native = models.build("vgg11", image_size=32, num_classes=10, dropout=0.0)
+    other = models.build("vgg11", image_size=32, num_classes=10, dropout=0.0,
+                         filter_gradient=filter_gradient)
+    other.set_weights(native.get_weights())
+    grads = []
+    for model in (native, other):
+        with tf.GradientTape() as tape:
+            logits = model(images, training=True)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels, logits))
+        grads.append(tape.gradient(loss, model.trainable_variables))
+    assert len(calls) == layers_in_form
+    for native_grad, other_grad in zip(*grads):
+        scale = float(tf.reduce_max(tf.abs(native_grad))) or 1.0
+        np.testing.assert_allclose(other_grad.numpy() / scale,
                                    native_grad.numpy() / scale, atol=2e-5)

@@ -16,7 +16,7 @@ PRECISION_TO_POLICY = {"fp32": None, "bf16": "mixed_bfloat16",
                        "fp16": "mixed_float16"}
 # --conv_filter_gradient: TensorFlow's kernel, models/gemm_grad.py's matmuls,
 # or the device's choice (machine.device_choices.resolve_filter_gradient).
-FILTER_GRADIENTS = ("auto", "native", "gemm")
+FILTER_GRADIENTS = ("auto", *models.FILTER_GRADIENTS)
 ONEDNN_MODES = ("auto", "on", "off")  # --onednn (machine.cpu.configure_onednn)
 # tf_cnn_benchmarks' --variable_update; compat.py translates what is not
 # "replicated" (the same, across workers, for the distributed_* kinds).
@@ -59,8 +59,10 @@ class ModelConfig:
         "precision; variables stay fp32).")
     filter_gradient: str = enum(
         "auto", FILTER_GRADIENTS, "Convolution filter gradient: TensorFlow's "
-        "kernel, or one matmul per kernel offset (in layers of 56x56 and up); "
-        "auto: gemm for fp32 on the CPU under oneDNN.",
+        "kernel (native), or matmuls (gemm: one per kernel offset, in layers "
+        "of 56x56 and up; gemm_im2col: also one per chunk of images over the "
+        "patches below that, down to 14x14); auto: gemm for fp32 on the CPU "
+        "under oneDNN.",
         flag="conv_filter_gradient")
 
     def __post_init__(self):

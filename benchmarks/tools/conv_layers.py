@@ -1,6 +1,6 @@
 """Where a VGG training step's convolution time goes: GFLOP/s of the forward
 convolution, the input gradient and the filter gradient (TensorFlow's kernel
-and models.gemm_grad's matmuls) at each distinct VGG16 layer shape, in this
+and models.gemm_grad's two matmul forms) at each distinct VGG16 layer shape, in this
 process's TensorFlow (oneDNN on or off, as it started).
 
 Run as a worker: ``python -m benchmarks.tools.conv_layers --batch_size=16`` prints
@@ -18,7 +18,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 VGG16_LAYERS = ((224, 3, 64, 1), (224, 64, 64, 1), (112, 64, 128, 1),
                 (112, 128, 128, 1), (56, 128, 256, 1), (56, 256, 256, 2),
                 (28, 256, 512, 1), (28, 512, 512, 2), (14, 512, 512, 3))
-OPS = ("forward", "input_grad", "filter_grad_native", "filter_grad_gemm")
+OPS = ("forward", "input_grad", "filter_grad_native", "filter_grad_rows",
+       "filter_grad_im2col")
 
 
 def layer_flops(batch_size, height, in_channels, out_channels):
@@ -39,7 +40,7 @@ def best_seconds(fn, args, repeats):
 def time_layers(batch_size, layers=VGG16_LAYERS, repeats=2):
     """{(h, ci, co): {op: GFLOP/s}}; every op of a layer does layer_flops."""
     import tensorflow as tf
-    from models.gemm_grad import filter_gradient
+    from models.gemm_grad import filter_gradient, im2col_filter_gradient
 
     out = {}
     for h, ci, co, _ in layers:
@@ -55,8 +56,10 @@ def time_layers(batch_size, layers=VGG16_LAYERS, repeats=2):
                 lambda x, dy, s=w.shape: tf.raw_ops.Conv2DBackpropFilter(
                     input=x, filter_sizes=s, out_backprop=dy,
                     strides=[1, 1, 1, 1], padding="SAME")), (x, dy)),
-            "filter_grad_gemm": (tf.function(
+            "filter_grad_rows": (tf.function(
                 lambda x, dy: filter_gradient(x, dy, (3, 3))), (x, dy)),
+            "filter_grad_im2col": (tf.function(
+                lambda x, dy: im2col_filter_gradient(x, dy, (3, 3))), (x, dy)),
         }
         flops = layer_flops(batch_size, h, ci, co)
         out[(h, ci, co)] = {op: flops / best_seconds(fn, args, repeats) / 1e9

@@ -6,13 +6,15 @@ a warm-up call, with its result fetched before the clock is read:
 
 * each distinct 3x3 convolution: forward (conv + bias + ReLU, which Grappler
   fuses as it does in the model), input gradient, filter gradient as the
-  model computes it (models.gemm_grad's matmuls where ``pays_off``, else
+  model computes it under --conv_filter_gradient=gemm or gemm_im2col
+  (models.gemm_grad's form where ``formulation`` gives one, else
   TensorFlow's kernel), and the ReLU and bias gradients;
 * the dense layers: forward (matmul + bias [+ ReLU]), input gradient
   (dy W^T), filter gradient (x^T dy) and the ReLU and bias gradients;
-* the five max pools, forward and backward; the softmax cross-entropy and
-  its gradient; the optimizer's update of every VGG16 variable (FusedSGD,
-  Nesterov momentum, as --optimizer=momentum runs it);
+* the five max pools, forward, and backward (timed with its forward, less
+  it); the softmax cross-entropy and its gradient; the optimizer's update of
+  every VGG16 variable (FusedSGD, Nesterov momentum, as --optimizer=momentum
+  runs it);
 * the host between steps: one call of the harness's compiled loop with a
   step that computes nothing, its outputs fetched (the harness calls its
   loop once per chunk of steps, so this is an upper bound per step).
@@ -37,15 +39,17 @@ VGG16_DENSE = ((7 * 7 * 512, 4096, True), (4096, 4096, True),
 VGG16_POOLS = ((224, 64), (112, 128), (56, 256), (28, 512), (14, 512))
 
 
-def _conv_parts(tf, batch_size, h, ci, co, repeats):
-    from models.gemm_grad import filter_gradient, pays_off
+def _conv_parts(tf, batch_size, h, ci, co, repeats, forms):
+    from models import gemm_grad
     x = tf.random.normal((batch_size, h, h, ci))
     w = tf.random.normal((3, 3, ci, co)) * 0.05
     b = tf.zeros((co,))
     dy = tf.random.normal((batch_size, h, h, co))
     y = tf.nn.relu(tf.random.normal((batch_size, h, h, co)))
-    if pays_off(h, h, ci):
-        filter_grad = tf.function(lambda x, dy: filter_gradient(x, dy, (3, 3)))
+    form = gemm_grad.formulation(h, h, ci, forms)
+    if form is not None:  # the model's gemm form for this shape
+        filter_grad = tf.function(lambda x, dy: gemm_grad.FORM_FUNCTIONS[form](
+            x, dy, (3, 3)))
     else:
         filter_grad = tf.function(
             lambda x, dy: tf.raw_ops.Conv2DBackpropFilter(
@@ -95,18 +99,27 @@ def _dense_parts(tf, batch_size, n_in, n_out, relu, repeats):
 
 
 def _pool_seconds(tf, batch_size, repeats):
-    """{"forward": s, "backward": s} of the five pools together."""
+    """{"forward": s, "backward": s} of the five pools together.  The
+    backward pass is timed with its forward in one graph, as the model runs
+    them (oneDNN's pool gradient reads the forward's workspace; MaxPoolGrad
+    alone runs another, 2-3x slower kernel), less the forward alone."""
     total = {"forward": 0.0, "backward": 0.0}
+
+    @tf.function
+    def forward_and_backward(x, dy):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.nn.max_pool2d(x, 2, 2, "VALID")
+        return tape.gradient(y, x, output_gradients=dy)
+
     for h, c in VGG16_POOLS:
         x = tf.random.normal((batch_size, h, h, c))
-        y = tf.nn.max_pool2d(x, 2, 2, "VALID")
-        dy = tf.random.normal(y.shape)
-        total["forward"] += best_seconds(tf.function(
+        dy = tf.random.normal((batch_size, h // 2, h // 2, c))
+        forward = best_seconds(tf.function(
             lambda x: tf.nn.max_pool2d(x, 2, 2, "VALID")), (x,), repeats)
-        total["backward"] += best_seconds(tf.function(
-            lambda x, y, dy: tf.raw_ops.MaxPoolGrad(
-                orig_input=x, orig_output=y, grad=dy, ksize=[1, 2, 2, 1],
-                strides=[1, 2, 2, 1], padding="VALID")), (x, y, dy), repeats)
+        both = best_seconds(forward_and_backward, (x, dy), repeats)
+        total["forward"] += forward
+        total["backward"] += max(0.0, both - forward)
     return total
 
 
@@ -157,16 +170,20 @@ def _host_seconds(tf, batch_size, repeats):
     return best_seconds(lambda: loop(tf.constant(1), batch)["loss"], (), repeats)
 
 
-def measure(batch_size, repeats):
+def measure(batch_size, repeats, filter_gradient="gemm"):
     import tensorflow as tf
     from benchmarks.machine.cpu import onednn_enabled
     from benchmarks.machine.peak import measure_blas_peak
-    convs = [[h, ci, co, count, _conv_parts(tf, batch_size, h, ci, co, repeats)]
+    from models.vgg import GEMM_FORMS
+    forms = GEMM_FORMS[filter_gradient]
+    convs = [[h, ci, co, count,
+              _conv_parts(tf, batch_size, h, ci, co, repeats, forms)]
              for h, ci, co, count in VGG16_LAYERS]
     dense = [[n_in, n_out, _dense_parts(tf, batch_size, n_in, n_out, relu, repeats)]
              for n_in, n_out, relu in VGG16_DENSE]
     optimizer, params = _optimizer_seconds(tf, repeats)
     return {"onednn": onednn_enabled(), "batch_size": batch_size,
+            "filter_gradient": filter_gradient, "forms": list(forms),
             "blas_tflops": measure_blas_peak().tflops, "convs": convs,
             "dense": dense, "pools": _pool_seconds(tf, batch_size, repeats),
             "loss": _loss_seconds(tf, batch_size, repeats),
@@ -178,8 +195,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--filter_gradient", default="gemm",
+                        choices=("gemm", "gemm_im2col"))
     args = parser.parse_args()
-    print(json.dumps(measure(args.batch_size, args.repeats)))
+    print(json.dumps(measure(args.batch_size, args.repeats,
+                             args.filter_gradient)))
 
 
 if __name__ == "__main__":
