@@ -39,7 +39,7 @@ import tensorflow as tf
 MIN_INPUT_CHANNELS = 16
 MIN_PIXELS = 56 * 56
 # Below 56x56, the patches form (im2col_filter_gradient): at batch 16,
-# three interleaved rounds each, 28x28x256->512 150-158 GFLOP/s against
+# three interleaved rounds each, 28x28x256->512 149-158 GFLOP/s against
 # 115-121 for TF's kernel, 28x28x512 144-155 against 109-111, 14x14x512
 # 141-153 against 120-129; at 56x56 the row matmuls stay faster (132 against
 # 81-91).  Not measured below 14x14, so TF's kernel runs there.
@@ -65,11 +65,6 @@ def formulation(height, width, in_channels, forms=FORMS):
     else:
         return None
     return form if form in forms else None
-
-
-def pays_off(height, width, in_channels, forms=FORMS):
-    """Whether a layer of this input shape gets a matmul filter gradient."""
-    return formulation(height, width, in_channels, forms) is not None
 
 
 def _wrapped_positions(height, width, dh, dw):
