@@ -134,6 +134,8 @@ def test_config_validates_without_flags():
         cfg.DataConfig(batch_size=0)
     with pytest.raises(UsageError, match="--conv_filter_gradient"):
         cfg.ModelConfig(filter_gradient="winograd")
+    assert cfg.ModelConfig(
+        filter_gradient="gemm_im2col").filter_gradient == "gemm_im2col"
     with pytest.raises(UsageError, match="--onednn"):
         cfg.DistConfig(onednn="maybe")
     assert cfg.RunConfig().to_dict()["model.name"] == "vgg16"

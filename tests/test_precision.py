@@ -128,6 +128,7 @@ def test_measure_peak_reports_the_fraction_of_the_conv_probe(tmp_path):
     assert params["peak.conv3x3_tflops"] > 0 and params["peak.matmul_tflops"] > 0
     assert params["peak.tflops_per_device"] == params["peak.conv3x3_tflops"]
     assert params["peak.source"] == "measured: 3x3 conv probe"
+    assert params["mode"] == "train"  # the report reads the mode from here
     assert final["train.peak_fraction"] == pytest.approx(
         final["train.tflops"] / params["peak.conv3x3_tflops"])
     assert f"({final['train.peak_fraction']:.2f} of the device peak)" in \
