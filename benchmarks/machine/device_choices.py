@@ -22,8 +22,8 @@ def resolve_filter_gradient(requested, *, device_kind, precision, xla,
     oneDNN without XLA (oneDNN's own NHWC filter gradient is slow there);
     TensorFlow's kernel everywhere else (cuDNN on GPUs; XLA's convolutions;
     Eigen, whose filter gradient was as fast as the matmuls).  Never
-    "gemm_im2col": its patches form is 30-40% faster than TensorFlow's kernel
-    at 28x28 and 14x14, but made VGG16 training only 1-2% faster at 200 MiB
+    "gemm_im2col": its patches form is 20-35% faster than TensorFlow's kernel
+    at 28x28 and 14x14, but made VGG16 training only 1-2% faster at 190-270 MiB
     more peak RSS (README "Speed on the CPU")."""
     if requested != "auto":
         return requested
