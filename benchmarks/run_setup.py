@@ -12,9 +12,10 @@ import models
 from benchmarks.distribute.strategy import (Placement, build_strategy,
                                             configure_runtime)
 from benchmarks.machine import environment, runtime_options
-from benchmarks.machine.cpu import (cpu_flags, onednn_enabled,
+from benchmarks.machine.cpu import (cpu_flags, has_avx512, onednn_enabled,
                                     precision_warning)
 from benchmarks.machine.device_choices import (resolve_data_format,
+                                               resolve_dense_gradient,
                                                resolve_filter_gradient)
 from models import flops as model_flops
 
@@ -23,7 +24,8 @@ from models import flops as model_flops
 class RunSetup:
     placement: Placement
     data_format: str  # channels_last | channels_first, as the model runs
-    filter_gradient: str  # native | gemm, as the model runs
+    filter_gradient: str  # native | gemm | gemm_im2col, as the model runs
+    dense_gradient: str  # native | batch_matmul, as the model runs
     batch_size: int  # per replica
     synthetic: bool  # the input is a fixed synthetic batch
     model: keras.Model
@@ -70,7 +72,12 @@ def build_setup(config, cluster, stream=None):
     filter_gradient = resolve_filter_gradient(
         config.model.filter_gradient, device_kind=placement.device_kind,
         precision=config.model.precision, xla=config.loop.xla,
-        data_format=data_format, onednn=onednn_enabled())
+        data_format=data_format, onednn=onednn_enabled(),
+        avx512=has_avx512(cpu_flags()))
+    dense_gradient = resolve_dense_gradient(
+        config.model.dense_gradient, device_kind=placement.device_kind,
+        precision=config.model.precision, xla=config.loop.xla,
+        onednn=onednn_enabled())
     if placement.device_kind == "cpu":
         warning = precision_warning(config.model.precision, cpu_flags())
         if warning:
@@ -80,8 +87,9 @@ def build_setup(config, cluster, stream=None):
         model = models.build(m.name, num_classes=m.num_classes,
                              image_size=m.image_size, data_format=data_format,
                              dropout=m.dropout, dtype_policy=m.dtype_policy,
-                             filter_gradient=filter_gradient)
-    return RunSetup(placement, data_format, filter_gradient,
+                             filter_gradient=filter_gradient,
+                             dense_gradient=dense_gradient)
+    return RunSetup(placement, data_format, filter_gradient, dense_gradient,
                     config.data.batch_size, config.data.synthetic, model,
                     model_flops.trainable_params(model),
                     model_flops.forward_flops_per_image(model))
@@ -100,6 +108,7 @@ def parameters(config, setup, mode, *, data, logger, **extra):
         "model.flops_multiplier": mode.flops_multiplier,
         "model.data_format_used": setup.data_format,
         "model.filter_gradient_used": setup.filter_gradient,
+        "model.dense_gradient_used": setup.dense_gradient,
         "global_batch": setup.global_batch, "replicas": setup.replicas,
         "workers": setup.placement.num_workers,
         "task_index": cluster.task_index if cluster else 0,

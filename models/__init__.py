@@ -30,6 +30,9 @@ DEFAULT_LEARNING_RATE = 0.005
 # TensorFlow's kernel, models/gemm_grad.py's row form (from 56x56 up), or
 # its row form and its patches form (below 56x56 down to 14x14).
 FILTER_GRADIENTS = ("native", "gemm", "gemm_im2col")
+# How the big dense layers' input gradients are computed (models/vgg.py):
+# TensorFlow's MatMul, or models/dense_grad.py's batch matmul.
+DENSE_GRADIENTS = ("native", "batch_matmul")
 
 
 class UnknownModelError(ValueError):

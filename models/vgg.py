@@ -15,7 +15,7 @@ import functools
 import keras
 from keras import layers
 
-from models import FILTER_GRADIENTS, gemm_grad
+from models import DENSE_GRADIENTS, FILTER_GRADIENTS, dense_grad, gemm_grad
 
 # One entry per stage: the number of 3x3 convolutions and their width.  Every
 # stage ends with a 2x2 max-pool.
@@ -67,8 +67,27 @@ class GemmGradConv2D(layers.Conv2D):
             relu=self.activation is keras.activations.relu, form=form)
 
 
+@keras.saving.register_keras_serializable(package="vggbench")
+class BatchMatMulGradDense(layers.Dense):
+    """A Dense whose input gradient is models.dense_grad's batch matmul
+    (faster on the CPU under oneDNN) where its kernel is big enough; the same
+    variables and forward math as Dense."""
+
+    def call(self, inputs, training=None):
+        if (self.quantization_mode or self.lora_enabled
+                or len(inputs.shape) != 2
+                or not dense_grad.pays_off(*self.kernel.shape)):
+            return super().call(inputs, training=training)
+        x = dense_grad.matmul(inputs, self.kernel)
+        if self.bias is not None:
+            x = keras.ops.add(x, self.bias)
+        if self.activation is not None:
+            x = self.activation(x)
+        return x
+
+
 def _check_options(configuration, image_size, data_format, dropout,
-                   filter_gradient):
+                   filter_gradient, dense_gradient):
     if configuration not in CONFIGURATIONS:
         raise ValueError(f"unknown VGG configuration {configuration!r}; "
                          f"known: {', '.join(sorted(CONFIGURATIONS))}")
@@ -83,11 +102,15 @@ def _check_options(configuration, image_size, data_format, dropout,
     if filter_gradient not in FILTER_GRADIENTS:
         raise ValueError(f"unknown filter_gradient {filter_gradient!r}; use "
                          f"{' or '.join(FILTER_GRADIENTS)}")
+    if dense_gradient not in DENSE_GRADIENTS:
+        raise ValueError(f"unknown dense_gradient {dense_gradient!r}; use "
+                         f"{' or '.join(DENSE_GRADIENTS)}")
 
 
 def build_vgg(configuration, *, batch_norm=False, num_classes=1000,
               image_size=224, data_format="channels_last", dropout=0.5,
-              dtype_policy=None, filter_gradient="native", name=None):
+              dtype_policy=None, filter_gradient="native",
+              dense_gradient="native", name=None):
     """Returns an uncompiled keras.Model that maps images to logits.
 
     Args:
@@ -103,9 +126,13 @@ def build_vgg(configuration, *, batch_norm=False, num_classes=1000,
         (models.gemm_grad's row form: one matmul per kernel offset, from
         56x56 up) or "gemm_im2col" (the row form, and below 56x56 down to
         14x14 the patches form: one matmul per chunk of images).
+      dense_gradient: "native" (TensorFlow's MatMul) or "batch_matmul"
+        (models.dense_grad: fc1's and fc2's input gradients as a batch matmul).
     """
     _check_options(configuration, image_size, data_format, dropout,
-                   filter_gradient)
+                   filter_gradient, dense_gradient)
+    dense_class = (BatchMatMulGradDense if dense_gradient == "batch_matmul"
+                   else layers.Dense)
     if filter_gradient in GEMM_FORMS:
         conv_class = functools.partial(GemmGradConv2D,
                                        forms=GEMM_FORMS[filter_gradient])
@@ -134,7 +161,7 @@ def build_vgg(configuration, *, batch_norm=False, num_classes=1000,
     x = layers.Flatten(data_format=data_format, name="flatten",
                        dtype=dtype_policy)(x)
     for fc in ("fc1", "fc2"):
-        x = layers.Dense(4096, activation="relu", name=fc, dtype=dtype_policy)(x)
+        x = dense_class(4096, activation="relu", name=fc, dtype=dtype_policy)(x)
         if dropout:
             x = layers.Dropout(dropout, name=fc + "_dropout",
                                dtype=dtype_policy)(x)

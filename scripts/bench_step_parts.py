@@ -14,7 +14,11 @@ own BLAS probe is shown.  Every part is the best of its calls; the harness
 figure is a mean over timed steps.
 
     python scripts/bench_step_parts.py [--batch_size=16] [--rounds=1]
-        [--steps=3] [--warmup_steps=1] [--conv_filter_gradient=gemm|gemm_im2col]
+        [--steps=3] [--warmup_steps=1]
+        [--conv_filter_gradient=auto|native|gemm|gemm_im2col]
+        [--dense_input_gradient=auto|native|batch_matmul]
+
+auto: what the harness's auto picks for fp32 on this CPU under oneDNN.
 """
 
 import argparse
@@ -23,7 +27,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.machine.cpu import configure_onednn  # noqa: E402
+from benchmarks.machine.cpu import (configure_onednn, cpu_flags,  # noqa: E402
+                                    has_avx512)
+from benchmarks.machine.device_choices import (  # noqa: E402
+    resolve_dense_gradient, resolve_filter_gradient)
 from benchmarks.tools import benchtools  # noqa: E402
 from benchmarks.tools.conv_layers import layer_flops  # noqa: E402
 from models.gemm_grad import formulation  # noqa: E402
@@ -31,13 +38,14 @@ from models.gemm_grad import formulation  # noqa: E402
 PASSES = ("forward", "input_grad", "filter_grad")
 
 
-def _parts(batch_size, filter_gradient):
+def _parts(batch_size, filter_gradient, dense_gradient):
     env = dict(os.environ)
     configure_onednn("auto", env)  # as the harness starts (--onednn=auto)
     added = {k: v for k, v in env.items() if os.environ.get(k) != v}
     parts, _ = benchtools.run_json_worker(
         [sys.executable, "-m", "benchmarks.tools.step_parts",
-         f"--batch_size={batch_size}", f"--filter_gradient={filter_gradient}"],
+         f"--batch_size={batch_size}", f"--filter_gradient={filter_gradient}",
+         f"--dense_gradient={dense_gradient}"],
         added)
     return parts
 
@@ -45,7 +53,8 @@ def _parts(batch_size, filter_gradient):
 def _harness(args):
     data, _ = benchtools.run_harness(benchtools.vgg16_flags(
         args.batch_size, args.steps, args.warmup_steps, measure_peak=True) +
-        [f"--conv_filter_gradient={args.conv_filter_gradient}"])
+        [f"--conv_filter_gradient={args.conv_filter_gradient}",
+         f"--dense_input_gradient={args.dense_input_gradient}"])
     return data
 
 
@@ -81,7 +90,9 @@ def _table(parts, batch_size):
     blas = parts["blas_tflops"] * 1e3
     print(f"VGG16 fp32 training step, batch {batch_size}, oneDNN "
           f"{'on' if parts['onednn'] else 'off'}; BLAS peak (numpy fp32 "
-          f"matmul) {blas:.1f} GFLOP/s")
+          f"matmul) {blas:.1f} GFLOP/s; filter gradient "
+          f"{parts['filter_gradient']}, dense input gradient "
+          f"{parts['dense_gradient']}")
     print("GFLOP/s of each pass and its fraction of the BLAS peak; ms per "
           "step of the ReLU and bias gradients and of the layers in all")
     print(f"{'layer':<22}{'n':>3}" + "".join(
@@ -118,14 +129,25 @@ def main():
     parser.add_argument("--steps", type=int, default=3,
                         help="the harness's timed steps per run")
     parser.add_argument("--warmup_steps", type=int, default=1)
-    parser.add_argument("--conv_filter_gradient", default="gemm",
-                        choices=("gemm", "gemm_im2col"),
+    parser.add_argument("--conv_filter_gradient", default="auto",
+                        choices=("auto", "native", "gemm", "gemm_im2col"),
                         help="the model's filter gradient, in the parts and "
-                        "the harness alike (gemm: what auto picks here)")
+                        "the harness alike")
+    parser.add_argument("--dense_input_gradient", default="auto",
+                        choices=("auto", "native", "batch_matmul"),
+                        help="fc1's and fc2's input gradient, in the parts "
+                        "and the harness alike")
     args = parser.parse_args()
+    on_cpu = dict(device_kind="cpu", precision="fp32", xla=False, onednn=True)
+    args.conv_filter_gradient = resolve_filter_gradient(
+        args.conv_filter_gradient, data_format="channels_last",
+        avx512=has_avx512(cpu_flags()), **on_cpu)
+    args.dense_input_gradient = resolve_dense_gradient(
+        args.dense_input_gradient, **on_cpu)
     runs, harness = [], []
     for r in range(1, args.rounds + 1):  # parts, harness, parts, harness ...
-        runs.append(_parts(args.batch_size, args.conv_filter_gradient))
+        runs.append(_parts(args.batch_size, args.conv_filter_gradient,
+                           args.dense_input_gradient))
         harness.append(_harness(args))
         print(f"round {r}: harness {harness[-1]['train.ms_per_step']:.0f} ms/step, "
               f"{harness[-1]['train.total_ips']:.3f} img/s", flush=True)

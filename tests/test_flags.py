@@ -136,6 +136,10 @@ def test_config_validates_without_flags():
         cfg.ModelConfig(filter_gradient="winograd")
     assert cfg.ModelConfig(
         filter_gradient="gemm_im2col").filter_gradient == "gemm_im2col"
+    with pytest.raises(UsageError, match="--dense_input_gradient"):
+        cfg.ModelConfig(dense_gradient="winograd")
+    assert cfg.ModelConfig(
+        dense_gradient="batch_matmul").dense_gradient == "batch_matmul"
     with pytest.raises(UsageError, match="--onednn"):
         cfg.DistConfig(onednn="maybe")
     assert cfg.RunConfig().to_dict()["model.name"] == "vgg16"

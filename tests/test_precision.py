@@ -247,11 +247,27 @@ def test_onednn_setting(mode, environ, machine, want, allocator):
     ("auto", {"precision": "bf16"}, "native"),
     ("auto", {"xla": True}, "native"),
     ("auto", {"data_format": "channels_first"}, "native"),
+    ("auto", {"avx512": True}, "native"),  # oneDNN's AVX-512 kernel is fast
     ("native", {}, "native"),
     ("gemm", {"device_kind": "gpu"}, "gemm"),  # asked for: given
 ])
 def test_filter_gradient_choice(requested, kw, want):
     args = dict(device_kind="cpu", precision="fp32", xla=False,
-                data_format="channels_last", onednn=True)
+                data_format="channels_last", onednn=True, avx512=False)
     args.update(kw)
     assert device_choices.resolve_filter_gradient(requested, **args) == want
+
+
+@pytest.mark.parametrize("requested,kw,want", [
+    ("auto", {}, "batch_matmul"),
+    ("auto", {"onednn": False}, "native"),
+    ("auto", {"device_kind": "gpu"}, "native"),
+    ("auto", {"precision": "bf16"}, "native"),
+    ("auto", {"xla": True}, "native"),
+    ("native", {}, "native"),
+    ("batch_matmul", {"device_kind": "gpu"}, "batch_matmul"),  # asked for
+])
+def test_dense_gradient_choice(requested, kw, want):
+    args = dict(device_kind="cpu", precision="fp32", xla=False, onednn=True)
+    args.update(kw)
+    assert device_choices.resolve_dense_gradient(requested, **args) == want

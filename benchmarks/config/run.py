@@ -17,6 +17,9 @@ PRECISION_TO_POLICY = {"fp32": None, "bf16": "mixed_bfloat16",
 # --conv_filter_gradient: TensorFlow's kernel, models/gemm_grad.py's matmuls,
 # or the device's choice (machine.device_choices.resolve_filter_gradient).
 FILTER_GRADIENTS = ("auto", *models.FILTER_GRADIENTS)
+# --dense_input_gradient: TensorFlow's MatMul, models/dense_grad.py's batch
+# matmul, or the device's choice (machine.device_choices.resolve_dense_gradient).
+DENSE_GRADIENTS = ("auto", *models.DENSE_GRADIENTS)
 ONEDNN_MODES = ("auto", "on", "off")  # --onednn (machine.cpu.configure_onednn)
 # tf_cnn_benchmarks' --variable_update; compat.py translates what is not
 # "replicated" (the same, across workers, for the distributed_* kinds).
@@ -62,8 +65,13 @@ class ModelConfig:
         "kernel (native), or matmuls (gemm: one per kernel offset, in layers "
         "of 56x56 and up; gemm_im2col: also one per chunk of images over the "
         "patches below that, down to 14x14); auto: gemm for fp32 on the CPU "
-        "under oneDNN.",
+        "under oneDNN without AVX-512.",
         flag="conv_filter_gradient")
+    dense_gradient: str = enum(
+        "auto", DENSE_GRADIENTS, "Input gradient of fc1 and fc2: TensorFlow's "
+        "MatMul (native) or a batch matmul (batch_matmul); auto: batch_matmul "
+        "for fp32 on the CPU under oneDNN.",
+        flag="dense_input_gradient")
 
     def __post_init__(self):
         try:
@@ -77,6 +85,7 @@ class ModelConfig:
         one_of("data_format", self.data_format,
                (None, "channels_last", "channels_first"))
         one_of("conv_filter_gradient", self.filter_gradient, FILTER_GRADIENTS)
+        one_of("dense_input_gradient", self.dense_gradient, DENSE_GRADIENTS)
         if not 0.0 <= self.dropout < 1.0:
             raise UsageError(f"--dropout must be in [0, 1) (got {self.dropout})")
 

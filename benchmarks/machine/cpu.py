@@ -29,6 +29,11 @@ def cpu_flags():
     return frozenset((_cpuinfo_field("flags") or "").split())
 
 
+def has_avx512(flags):
+    """AVX-512 foundation: oneDNN then runs its avx512_core kernels."""
+    return "avx512f" in flags
+
+
 def native_bf16(flags):
     return any(f in flags for f in BF16_FLAGS)
 

@@ -6,11 +6,12 @@ a warm-up call, with its result fetched before the clock is read:
 
 * each distinct 3x3 convolution: forward (conv + bias + ReLU, which Grappler
   fuses as it does in the model), input gradient, filter gradient as the
-  model computes it under --conv_filter_gradient=gemm or gemm_im2col
-  (models.gemm_grad's form where ``formulation`` gives one, else
+  model computes it under --conv_filter_gradient (models.gemm_grad's form
+  where ``formulation`` gives one for gemm or gemm_im2col, else
   TensorFlow's kernel), and the ReLU and bias gradients;
 * the dense layers: forward (matmul + bias [+ ReLU]), input gradient
-  (dy W^T), filter gradient (x^T dy) and the ReLU and bias gradients;
+  (dy W^T, as the model computes it under --dense_input_gradient), filter
+  gradient (x^T dy) and the ReLU and bias gradients;
 * the five max pools, forward, and backward (timed with its forward, less
   it); the softmax cross-entropy and its gradient; the optimizer's update of
   every VGG16 variable (FusedSGD, Nesterov momentum, as --optimizer=momentum
@@ -71,7 +72,8 @@ def _conv_parts(tf, batch_size, h, ci, co, repeats, forms):
             for name, (fn, args) in parts.items()}
 
 
-def _dense_parts(tf, batch_size, n_in, n_out, relu, repeats):
+def _dense_parts(tf, batch_size, n_in, n_out, relu, repeats, dense_gradient):
+    from models import dense_grad
     x = tf.random.normal((batch_size, n_in))
     w = tf.random.normal((n_in, n_out)) * 0.01
     b = tf.zeros((n_out,))
@@ -86,10 +88,15 @@ def _dense_parts(tf, batch_size, n_in, n_out, relu, repeats):
         if relu:
             dy = tf.raw_ops.ReluGrad(gradients=dy, features=y)
         return tf.raw_ops.BiasAddGrad(out_backprop=dy)
+    if dense_gradient == "batch_matmul" and dense_grad.pays_off(n_in, n_out):
+        def input_grad(dy, w):  # models.dense_grad.matmul's input gradient
+            return tf.raw_ops.BatchMatMulV2(x=dy, y=w, adj_x=False, adj_y=True)
+    else:
+        def input_grad(dy, w):
+            return tf.matmul(dy, w, transpose_b=True)
     parts = {
         "forward": (forward, (x, w, b)),
-        "input_grad": (lambda dy, w: tf.matmul(dy, w, transpose_b=True),
-                       (dy, w)),
+        "input_grad": (input_grad, (dy, w)),
         "filter_grad": (lambda x, dy: tf.matmul(x, dy, transpose_a=True),
                         (x, dy)),
         "relu_bias_grad": (relu_bias_grad, (dy, y)),
@@ -170,20 +177,23 @@ def _host_seconds(tf, batch_size, repeats):
     return best_seconds(lambda: loop(tf.constant(1), batch)["loss"], (), repeats)
 
 
-def measure(batch_size, repeats, filter_gradient="gemm"):
+def measure(batch_size, repeats, filter_gradient="native",
+            dense_gradient="batch_matmul"):
     import tensorflow as tf
     from benchmarks.machine.cpu import onednn_enabled
     from benchmarks.machine.peak import measure_blas_peak
     from models.vgg import GEMM_FORMS
-    forms = GEMM_FORMS[filter_gradient]
+    forms = GEMM_FORMS.get(filter_gradient, ())  # native: none
     convs = [[h, ci, co, count,
               _conv_parts(tf, batch_size, h, ci, co, repeats, forms)]
              for h, ci, co, count in VGG16_LAYERS]
-    dense = [[n_in, n_out, _dense_parts(tf, batch_size, n_in, n_out, relu, repeats)]
+    dense = [[n_in, n_out, _dense_parts(tf, batch_size, n_in, n_out, relu,
+                                        repeats, dense_gradient)]
              for n_in, n_out, relu in VGG16_DENSE]
     optimizer, params = _optimizer_seconds(tf, repeats)
     return {"onednn": onednn_enabled(), "batch_size": batch_size,
             "filter_gradient": filter_gradient, "forms": list(forms),
+            "dense_gradient": dense_gradient,
             "blas_tflops": measure_blas_peak().tflops, "convs": convs,
             "dense": dense, "pools": _pool_seconds(tf, batch_size, repeats),
             "loss": _loss_seconds(tf, batch_size, repeats),
@@ -195,11 +205,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--filter_gradient", default="gemm",
-                        choices=("gemm", "gemm_im2col"))
+    parser.add_argument("--filter_gradient", default="native",
+                        choices=("native", "gemm", "gemm_im2col"))
+    parser.add_argument("--dense_gradient", default="batch_matmul",
+                        choices=("native", "batch_matmul"))
     args = parser.parse_args()
     print(json.dumps(measure(args.batch_size, args.repeats,
-                             args.filter_gradient)))
+                             args.filter_gradient, args.dense_gradient)))
 
 
 if __name__ == "__main__":
