@@ -3,7 +3,8 @@
 off: GFLOP/s of the forward pass, the input gradient and the filter
 gradients (TensorFlow's kernel, models.gemm_grad's two matmul forms), and the
 seconds each choice would spend per training step on VGG16's 13 convolutions
-(the row form where --conv_filter_gradient=gemm, auto's choice, uses it).
+(the row form where --conv_filter_gradient=gemm, auto's choice on CPUs without
+AVX-512, uses it).
 
     python scripts/bench_conv_layers.py [--batch_size=16] [--rounds=1]
 
@@ -56,7 +57,7 @@ def main():
             rates = best[onednn][(h, ci, co)]
             print(f"{f'{h}x{h}, {ci}->{co}':<22}{'on' if onednn else 'off':<8}" +
                   "".join(f"{rates[op]:>20.1f}" for op in OPS))
-            form = formulation(h, h, ci, GEMM_FORMS["gemm"])  # as auto runs
+            form = formulation(h, h, ci, GEMM_FORMS["gemm"])  # as gemm runs
             model_rates = dict(rates, filter_grad_gemm=rates[
                 f"filter_grad_{form}" if form else "filter_grad_native"])
             for part in parts:

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import models
 from models import gemm_grad
 from models.vgg import GemmGradConv2D
+from conftest import assert_trains_as_the_native_model
 
 
 def _native_filter_gradient(x, dy, kernel_size):
@@ -201,25 +201,8 @@ def test_gemm_layer_with_unknown_image_size_keeps_tensorflows_kernel(
 @pytest.mark.parametrize("name", ["vgg11", "vgg11_bn"])
 def test_gemm_model_trains_as_the_native_one(name, monkeypatch):
     monkeypatch.setattr(gemm_grad, "MIN_PIXELS", 1)  # every layer, at 32x32
-    rng = np.random.default_rng(3)
-    images = tf.constant(rng.uniform(-1, 1, (4, 32, 32, 3)), tf.float32)
-    labels = tf.constant(rng.integers(0, 10, 4), tf.int32)
-    native = models.build(name, image_size=32, num_classes=10, dropout=0.0)
-    gemm = models.build(name, image_size=32, num_classes=10, dropout=0.0,
-                        filter_gradient="gemm")
-    gemm.set_weights(native.get_weights())
-    grads = []
-    for model in (native, gemm):
-        with tf.GradientTape() as tape:
-            logits = model(images, training=True)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-                labels, logits))
-        grads.append(tape.gradient(loss, model.trainable_variables))
+    gemm = assert_trains_as_the_native_model(name, 3, filter_gradient="gemm")
     assert sum(isinstance(layer, GemmGradConv2D) for layer in gemm.layers) == 8
-    for native_grad, gemm_grad_ in zip(*grads):
-        scale = float(tf.reduce_max(tf.abs(native_grad))) or 1.0
-        np.testing.assert_allclose(gemm_grad_.numpy() / scale,
-                                   native_grad.numpy() / scale, atol=2e-5)
 
 
 @pytest.mark.parametrize("filter_gradient,layers_in_form", [
@@ -233,22 +216,6 @@ def test_the_patches_model_trains_as_the_native_one(filter_gradient,
     real = gemm_grad.FORM_FUNCTIONS["im2col"]
     monkeypatch.setitem(gemm_grad.FORM_FUNCTIONS, "im2col",
                         lambda *a: calls.append(1) or real(*a))
-    rng = np.random.default_rng(6)
-    images = tf.constant(rng.uniform(-1, 1, (4, 32, 32, 3)), tf.float32)
-    labels = tf.constant(rng.integers(0, 10, 4), tf.int32)
-    native = models.build("vgg11", image_size=32, num_classes=10, dropout=0.0)
-    other = models.build("vgg11", image_size=32, num_classes=10, dropout=0.0,
-                         filter_gradient=filter_gradient)
-    other.set_weights(native.get_weights())
-    grads = []
-    for model in (native, other):
-        with tf.GradientTape() as tape:
-            logits = model(images, training=True)
-            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-                labels, logits))
-        grads.append(tape.gradient(loss, model.trainable_variables))
+    assert_trains_as_the_native_model("vgg11", 6,
+                                      filter_gradient=filter_gradient)
     assert len(calls) == layers_in_form
-    for native_grad, other_grad in zip(*grads):
-        scale = float(tf.reduce_max(tf.abs(native_grad))) or 1.0
-        np.testing.assert_allclose(other_grad.numpy() / scale,
-                                   native_grad.numpy() / scale, atol=2e-5)
