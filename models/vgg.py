@@ -107,6 +107,16 @@ def _check_options(configuration, image_size, data_format, dropout,
                          f"{' or '.join(DENSE_GRADIENTS)}")
 
 
+def _layer_classes(filter_gradient, dense_gradient):
+    """The convolution and the fc1/fc2 layer classes the gradients ask for."""
+    conv_class = (functools.partial(GemmGradConv2D,
+                                    forms=GEMM_FORMS[filter_gradient])
+                  if filter_gradient in GEMM_FORMS else layers.Conv2D)
+    dense_class = (BatchMatMulGradDense if dense_gradient == "batch_matmul"
+                   else layers.Dense)
+    return conv_class, dense_class
+
+
 def build_vgg(configuration, *, batch_norm=False, num_classes=1000,
               image_size=224, data_format="channels_last", dropout=0.5,
               dtype_policy=None, filter_gradient="native",
@@ -131,13 +141,7 @@ def build_vgg(configuration, *, batch_norm=False, num_classes=1000,
     """
     _check_options(configuration, image_size, data_format, dropout,
                    filter_gradient, dense_gradient)
-    dense_class = (BatchMatMulGradDense if dense_gradient == "batch_matmul"
-                   else layers.Dense)
-    if filter_gradient in GEMM_FORMS:
-        conv_class = functools.partial(GemmGradConv2D,
-                                       forms=GEMM_FORMS[filter_gradient])
-    else:
-        conv_class = layers.Conv2D
+    conv_class, dense_class = _layer_classes(filter_gradient, dense_gradient)
 
     shape = ((image_size, image_size, 3) if data_format == "channels_last"
              else (3, image_size, image_size))
