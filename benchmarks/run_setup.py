@@ -69,17 +69,17 @@ def build_setup(config, cluster, stream=None):
     keras.utils.set_random_seed(config.loop.tf_random_seed)
     data_format = resolve_data_format(config.model.data_format,
                                       placement.device_kind, stream)
+    flags = cpu_flags()
+    device = dict(device_kind=placement.device_kind,
+                  precision=config.model.precision, xla=config.loop.xla,
+                  onednn=onednn_enabled())
     filter_gradient = resolve_filter_gradient(
-        config.model.filter_gradient, device_kind=placement.device_kind,
-        precision=config.model.precision, xla=config.loop.xla,
-        data_format=data_format, onednn=onednn_enabled(),
-        avx512=has_avx512(cpu_flags()))
-    dense_gradient = resolve_dense_gradient(
-        config.model.dense_gradient, device_kind=placement.device_kind,
-        precision=config.model.precision, xla=config.loop.xla,
-        onednn=onednn_enabled())
+        config.model.filter_gradient, data_format=data_format,
+        avx512=has_avx512(flags), **device)
+    dense_gradient = resolve_dense_gradient(config.model.dense_gradient,
+                                            **device)
     if placement.device_kind == "cpu":
-        warning = precision_warning(config.model.precision, cpu_flags())
+        warning = precision_warning(config.model.precision, flags)
         if warning:
             print(warning, file=stream or sys.stderr)
     m = config.model

@@ -24,18 +24,22 @@ def pays_off(in_features, out_features):
     return in_features * out_features >= MIN_KERNEL_SIZE
 
 
+def input_gradient(dy, kernel):
+    """``dy @ kernel^T`` as BatchMatMulV2 with ``adj_y`` (the fast form)."""
+    return tf.raw_ops.BatchMatMulV2(x=dy, y=kernel, adj_x=False, adj_y=True)
+
+
 def matmul(x, kernel):
     """``x @ kernel`` for a 2-D ``x`` [N, in] and kernel [in, out], whose
-    input gradient is ``BatchMatMulV2(dy, kernel, adj_y=True)`` and whose
+    input gradient is ``input_gradient(dy, kernel)`` and whose
     kernel gradient is TensorFlow's ``x^T dy``.  ``kernel`` may be a (Keras)
     variable: it is read here, so its gradient flows through the read."""
 
     @tf.custom_gradient
     def product(x, kernel):
         def grad(dy):
-            dx = tf.raw_ops.BatchMatMulV2(x=dy, y=kernel, adj_x=False,
-                                          adj_y=True)
-            return dx, tf.matmul(x, dy, transpose_a=True)
+            return input_gradient(dy, kernel), tf.matmul(x, dy,
+                                                         transpose_a=True)
 
         return tf.matmul(x, kernel), grad
 

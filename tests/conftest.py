@@ -83,7 +83,6 @@ def demo_shards(tmp_path_factory):
     return root
 
 
-
 def assert_trains_as_the_native_model(name, seed, **options):
     """A ``name`` model at 32x32 with 10 classes built with ``options`` gives
     the native model's gradients on one random batch, each within 2e-5 of

@@ -26,9 +26,9 @@ def resolve_filter_gradient(requested, *, device_kind, precision, xla,
     and oneDNN's AVX-512 kernel, which on a Zen 4 was as fast as the matmuls
     layer by layer (224x224x64: 156-162 against 145-148 GFLOP/s) and made
     VGG16 training faster (1.69-1.72 against 1.50-1.64 img/s; README
-    "Speed on the CPU").  Never "gemm_im2col": its patches form is 20-35% faster than
-    TensorFlow's AVX2 kernel at 28x28 and 14x14, but made VGG16 training only
-    1-2% faster at 190-270 MiB more peak RSS."""
+    "Speed on the CPU").  Never "gemm_im2col": its patches form is 20-35%
+    faster than TensorFlow's AVX2 kernel at 28x28 and 14x14, but made VGG16
+    training only 1-2% faster at 190-270 MiB more peak RSS."""
     if requested != "auto":
         return requested
     use_gemm = (device_kind == "cpu" and precision == "fp32" and not xla

@@ -89,8 +89,7 @@ def _dense_parts(tf, batch_size, n_in, n_out, relu, repeats, dense_gradient):
             dy = tf.raw_ops.ReluGrad(gradients=dy, features=y)
         return tf.raw_ops.BiasAddGrad(out_backprop=dy)
     if dense_gradient == "batch_matmul" and dense_grad.pays_off(n_in, n_out):
-        def input_grad(dy, w):  # models.dense_grad.matmul's input gradient
-            return tf.raw_ops.BatchMatMulV2(x=dy, y=w, adj_x=False, adj_y=True)
+        input_grad = dense_grad.input_gradient  # as the model computes it
     else:
         def input_grad(dy, w):
             return tf.matmul(dy, w, transpose_b=True)
