@@ -14,7 +14,8 @@ from benchmarks.distribute.strategy import (Placement, build_strategy,
 from benchmarks.machine import environment, runtime_options
 from benchmarks.machine.cpu import (cpu_flags, has_avx512, onednn_enabled,
                                     precision_warning)
-from benchmarks.machine.device_choices import (resolve_data_format,
+from benchmarks.machine.device_choices import (resolve_conv_algorithm,
+                                               resolve_data_format,
                                                resolve_dense_gradient,
                                                resolve_filter_gradient)
 from models import flops as model_flops
@@ -26,6 +27,7 @@ class RunSetup:
     data_format: str  # channels_last | channels_first, as the model runs
     filter_gradient: str  # native | gemm | gemm_im2col, as the model runs
     dense_gradient: str  # native | batch_matmul, as the model runs
+    conv_algorithm: str  # direct | winograd, as the model runs
     batch_size: int  # per replica
     synthetic: bool  # the input is a fixed synthetic batch
     model: keras.Model
@@ -78,6 +80,8 @@ def build_setup(config, cluster, stream=None):
         avx512=has_avx512(flags), **device)
     dense_gradient = resolve_dense_gradient(config.model.dense_gradient,
                                             **device)
+    conv_algorithm = resolve_conv_algorithm(
+        config.model.conv_algorithm, data_format=data_format, **device)
     if placement.device_kind == "cpu":
         warning = precision_warning(config.model.precision, flags)
         if warning:
@@ -88,8 +92,10 @@ def build_setup(config, cluster, stream=None):
                              image_size=m.image_size, data_format=data_format,
                              dropout=m.dropout, dtype_policy=m.dtype_policy,
                              filter_gradient=filter_gradient,
-                             dense_gradient=dense_gradient)
+                             dense_gradient=dense_gradient,
+                             conv_algorithm=conv_algorithm)
     return RunSetup(placement, data_format, filter_gradient, dense_gradient,
+                    conv_algorithm,
                     config.data.batch_size, config.data.synthetic, model,
                     model_flops.trainable_params(model),
                     model_flops.forward_flops_per_image(model))
@@ -109,6 +115,7 @@ def parameters(config, setup, mode, *, data, logger, **extra):
         "model.data_format_used": setup.data_format,
         "model.filter_gradient_used": setup.filter_gradient,
         "model.dense_gradient_used": setup.dense_gradient,
+        "model.conv_algorithm_used": setup.conv_algorithm,
         "global_batch": setup.global_batch, "replicas": setup.replicas,
         "workers": setup.placement.num_workers,
         "task_index": cluster.task_index if cluster else 0,

@@ -33,6 +33,9 @@ FILTER_GRADIENTS = ("native", "gemm", "gemm_im2col")
 # How the big dense layers' input gradients are computed (models/vgg.py):
 # TensorFlow's MatMul, or models/dense_grad.py's batch matmul.
 DENSE_GRADIENTS = ("native", "batch_matmul")
+# How the 3x3 convolutions are computed (models/vgg.py): directly (as
+# FILTER_GRADIENTS says), or by models/winograd.py's F(4x4, 3x3) where it pays.
+CONV_ALGORITHMS = ("direct", "winograd")
 
 
 class UnknownModelError(ValueError):

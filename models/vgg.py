@@ -15,7 +15,8 @@ import functools
 import keras
 from keras import layers
 
-from models import DENSE_GRADIENTS, FILTER_GRADIENTS, dense_grad, gemm_grad
+from models import (CONV_ALGORITHMS, DENSE_GRADIENTS, FILTER_GRADIENTS,
+                    dense_grad, gemm_grad, winograd)
 
 # One entry per stage: the number of 3x3 convolutions and their width.  Every
 # stage ends with a 2x2 max-pool.
@@ -68,6 +69,33 @@ class GemmGradConv2D(layers.Conv2D):
 
 
 @keras.saving.register_keras_serializable(package="vggbench")
+class WinogradConv2D(GemmGradConv2D):
+    """A Conv2D computed by models.winograd's F(4x4, 3x3) (forward and both
+    gradients) where winograd.pays_off says so for its shape, in float32;
+    elsewhere as GemmGradConv2D with ``forms`` (none: Conv2D itself).  The
+    same variables as Conv2D."""
+
+    def _winograd(self, inputs):
+        if self.data_format != "channels_last" or self.compute_dtype != "float32":
+            return False
+        height, width, channels = inputs.shape[1:4]
+        if None in (height, width, channels):
+            return False
+        return (self.kernel_size == (3, 3) and self.strides == (1, 1)
+                and self.dilation_rate == (1, 1) and self.padding == "same"
+                and self.groups == 1
+                and winograd.pays_off(height, width, channels, self.filters))
+
+    def call(self, inputs):
+        if not self._winograd(inputs):
+            return super().call(inputs)
+        x = winograd.conv2d_same(inputs, self.kernel)
+        if self.use_bias:
+            x = keras.ops.add(x, self.bias)
+        return self.activation(x) if self.activation is not None else x
+
+
+@keras.saving.register_keras_serializable(package="vggbench")
 class BatchMatMulGradDense(layers.Dense):
     """A Dense whose input gradient is models.dense_grad's batch matmul
     (faster on the CPU under oneDNN) where its kernel is big enough; the same
@@ -87,7 +115,7 @@ class BatchMatMulGradDense(layers.Dense):
 
 
 def _check_options(configuration, image_size, data_format, dropout,
-                   filter_gradient, dense_gradient):
+                   filter_gradient, dense_gradient, conv_algorithm):
     if configuration not in CONFIGURATIONS:
         raise ValueError(f"unknown VGG configuration {configuration!r}; "
                          f"known: {', '.join(sorted(CONFIGURATIONS))}")
@@ -105,13 +133,20 @@ def _check_options(configuration, image_size, data_format, dropout,
     if dense_gradient not in DENSE_GRADIENTS:
         raise ValueError(f"unknown dense_gradient {dense_gradient!r}; use "
                          f"{' or '.join(DENSE_GRADIENTS)}")
+    if conv_algorithm not in CONV_ALGORITHMS:
+        raise ValueError(f"unknown conv_algorithm {conv_algorithm!r}; use "
+                         f"{' or '.join(CONV_ALGORITHMS)}")
 
 
-def _layer_classes(filter_gradient, dense_gradient):
-    """The convolution and the fc1/fc2 layer classes the gradients ask for."""
-    conv_class = (functools.partial(GemmGradConv2D,
-                                    forms=GEMM_FORMS[filter_gradient])
-                  if filter_gradient in GEMM_FORMS else layers.Conv2D)
+def _layer_classes(filter_gradient, dense_gradient, conv_algorithm):
+    """The convolution and the fc1/fc2 layer classes the options ask for."""
+    forms = GEMM_FORMS.get(filter_gradient, ())
+    if conv_algorithm == "winograd":
+        conv_class = functools.partial(WinogradConv2D, forms=forms)
+    elif forms:
+        conv_class = functools.partial(GemmGradConv2D, forms=forms)
+    else:
+        conv_class = layers.Conv2D
     dense_class = (BatchMatMulGradDense if dense_gradient == "batch_matmul"
                    else layers.Dense)
     return conv_class, dense_class
@@ -120,7 +155,7 @@ def _layer_classes(filter_gradient, dense_gradient):
 def build_vgg(configuration, *, batch_norm=False, num_classes=1000,
               image_size=224, data_format="channels_last", dropout=0.5,
               dtype_policy=None, filter_gradient="native",
-              dense_gradient="native", name=None):
+              dense_gradient="native", conv_algorithm="direct", name=None):
     """Returns an uncompiled keras.Model that maps images to logits.
 
     Args:
@@ -138,10 +173,14 @@ def build_vgg(configuration, *, batch_norm=False, num_classes=1000,
         14x14 the patches form: one matmul per chunk of images).
       dense_gradient: "native" (TensorFlow's MatMul) or "batch_matmul"
         (models.dense_grad: fc1's and fc2's input gradients as a batch matmul).
+      conv_algorithm: "direct" (the convolutions as filter_gradient says) or
+        "winograd" (models.winograd's F(4x4, 3x3) in the fp32 layers where
+        winograd.pays_off, filter_gradient's way in the others).
     """
     _check_options(configuration, image_size, data_format, dropout,
-                   filter_gradient, dense_gradient)
-    conv_class, dense_class = _layer_classes(filter_gradient, dense_gradient)
+                   filter_gradient, dense_gradient, conv_algorithm)
+    conv_class, dense_class = _layer_classes(filter_gradient, dense_gradient,
+                                             conv_algorithm)
 
     shape = ((image_size, image_size, 3) if data_format == "channels_last"
              else (3, image_size, image_size))

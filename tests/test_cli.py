@@ -91,6 +91,7 @@ def test_training_run_with_flagfile_writes_the_log(tmp_path):
         assert params["model.filter_gradient_used"] == (
             "native" if cpu.has_avx512(cpu.cpu_flags()) else "gemm")
         assert params["model.dense_gradient_used"] == "batch_matmul"
+        assert params["model.conv_algorithm_used"] == "winograd"
 
 
 def test_onednn_off_keeps_tensorflows_kernels(tmp_path):
@@ -102,6 +103,7 @@ def test_onednn_off_keeps_tensorflows_kernels(tmp_path):
     assert params["env.onednn_opts"] == "0"
     assert params["model.filter_gradient_used"] == "native"
     assert params["model.dense_gradient_used"] == "native"
+    assert params["model.conv_algorithm_used"] == "direct"
 
 
 def test_console_script_is_installed():

@@ -22,6 +22,7 @@ def test_defaults_follow_tf_cnn_benchmarks():
     assert c.optimizer.init_learning_rate == 0.005  # tf_cnn_benchmarks' VGG
     assert c.log.log_path is None and c.data.data_dir is None  # synthetic
     assert c.dist.onednn == "auto" and c.model.filter_gradient == "auto"
+    assert c.model.conv_algorithm == "auto"
 
 
 def test_config_is_frozen():
@@ -140,6 +141,9 @@ def test_config_validates_without_flags():
         cfg.ModelConfig(dense_gradient="winograd")
     assert cfg.ModelConfig(
         dense_gradient="batch_matmul").dense_gradient == "batch_matmul"
+    with pytest.raises(UsageError, match="--conv_algorithm"):
+        cfg.ModelConfig(conv_algorithm="fft")
+    assert cfg.ModelConfig(conv_algorithm="direct").conv_algorithm == "direct"
     with pytest.raises(UsageError, match="--onednn"):
         cfg.DistConfig(onednn="maybe")
     assert cfg.RunConfig().to_dict()["model.name"] == "vgg16"

@@ -240,6 +240,49 @@ def test_onednn_setting(mode, environ, machine, want, allocator):
     assert environ.get("TF_ONEDNN_USE_SYSTEM_ALLOCATOR") == allocator
 
 
+@pytest.mark.parametrize("mode,environ,allocator", [
+    ("auto", {}, "0"),  # Winograd's runs get oneDNN's pool
+    ("auto", {"TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"}, "1"),  # the user's
+    ("off", {}, None),  # no oneDNN, no pool of its own
+])
+def test_the_pool_for_winograd(mode, environ, allocator):
+    environ = dict(environ)
+    cpu.configure_onednn(mode, environ, "x86_64", pool=True)
+    assert environ.get("TF_ONEDNN_USE_SYSTEM_ALLOCATOR") == allocator
+
+
+@pytest.mark.parametrize("requested,kw,want", [
+    ("auto", {}, "winograd"),
+    ("auto", {"onednn": False}, "direct"),
+    ("auto", {"device_kind": "gpu"}, "direct"),
+    ("auto", {"precision": "bf16"}, "direct"),
+    ("auto", {"precision": "fp16"}, "direct"),
+    ("auto", {"xla": True}, "direct"),
+    ("auto", {"data_format": "channels_first"}, "direct"),
+    ("direct", {}, "direct"),
+    ("winograd", {"device_kind": "gpu"}, "winograd"),  # asked for: given
+])
+def test_conv_algorithm_choice(requested, kw, want):
+    args = dict(device_kind="cpu", precision="fp32", xla=False,
+                data_format="channels_last", onednn=True)
+    args.update(kw)
+    assert device_choices.resolve_conv_algorithm(requested, **args) == want
+
+
+@pytest.mark.parametrize("argv,want", [
+    ([], True),
+    (["--precision=bf16"], False),
+    (["--xla"], False),
+    (["--device=gpu"], False),
+    (["--conv_algorithm=direct"], False),
+    (["--conv_algorithm=winograd", "--precision=bf16"], True),  # asked for
+])
+def test_the_allocator_follows_the_expected_algorithm(argv, want):
+    from benchmarks import flags
+    config = flags.parse(argv)
+    assert device_choices.expects_winograd(config) is want
+
+
 @pytest.mark.parametrize("requested,kw,want", [
     ("auto", {}, "gemm"),
     ("auto", {"onednn": False}, "native"),

@@ -20,6 +20,9 @@ FILTER_GRADIENTS = ("auto", *models.FILTER_GRADIENTS)
 # --dense_input_gradient: TensorFlow's MatMul, models/dense_grad.py's batch
 # matmul, or the device's choice (machine.device_choices.resolve_dense_gradient).
 DENSE_GRADIENTS = ("auto", *models.DENSE_GRADIENTS)
+# --conv_algorithm: direct, models/winograd.py's F(4x4, 3x3), or the device's
+# choice (machine.device_choices.resolve_conv_algorithm).
+CONV_ALGORITHMS = ("auto", *models.CONV_ALGORITHMS)
 ONEDNN_MODES = ("auto", "on", "off")  # --onednn (machine.cpu.configure_onednn)
 # tf_cnn_benchmarks' --variable_update; compat.py translates what is not
 # "replicated" (the same, across workers, for the distributed_* kinds).
@@ -72,6 +75,12 @@ class ModelConfig:
         "MatMul (native) or a batch matmul (batch_matmul); auto: batch_matmul "
         "for fp32 on the CPU under oneDNN.",
         flag="dense_input_gradient")
+    conv_algorithm: str = enum(
+        "auto", CONV_ALGORITHMS, "How the 3x3 convolutions are computed: "
+        "directly (direct; the filter gradient as --conv_filter_gradient "
+        "says), or by Winograd's F(4x4, 3x3), 4x fewer multiplications, in "
+        "the fp32 layers of 112x112 and smaller (winograd); auto: winograd "
+        "for fp32 on the CPU under oneDNN.")
 
     def __post_init__(self):
         try:
@@ -86,6 +95,7 @@ class ModelConfig:
                (None, "channels_last", "channels_first"))
         one_of("conv_filter_gradient", self.filter_gradient, FILTER_GRADIENTS)
         one_of("dense_input_gradient", self.dense_gradient, DENSE_GRADIENTS)
+        one_of("conv_algorithm", self.conv_algorithm, CONV_ALGORITHMS)
         if not 0.0 <= self.dropout < 1.0:
             raise UsageError(f"--dropout must be in [0, 1) (got {self.dropout})")
 

@@ -62,13 +62,18 @@ def precision_warning(precision, flags):
 
 _ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
 # With oneDNN on, TensorFlow's CPU tensors come from a pool of oneDNN's own
-# unless this is set.  VGG16 training at batch 16 (one run each): through
-# malloc (tuned in benchmarks/malloc.py) 1.114 img/s, peak RSS 3267 MiB; with
-# the pool 1.255 img/s but 4510 MiB.  The run's memory is kept at the peers'.
+# (its default) unless this is "1": then from malloc (tuned in malloc.py),
+# where every big tensor is a fresh mmap that the kernel faults in and zeroes.
+# VGG16 training at batch 16 on a 2-core Zen 4, one run each: direct
+# convolutions 1.47 img/s at 3548 MiB peak RSS through malloc, 1.68 at 4459
+# MiB with the pool; Winograd's (models/winograd.py, whose transforms make
+# many big temporaries) 1.42 at 3831 MiB through malloc, 2.77 at 4702 MiB
+# with the pool.  So the pool where the run will use Winograd's convolutions,
+# malloc (the peers' memory) otherwise.
 _ONEDNN_ALLOCATOR_ENV = "TF_ONEDNN_USE_SYSTEM_ALLOCATOR"
 
 
-def configure_onednn(mode, environ=None, machine=None):
+def configure_onednn(mode, environ=None, machine=None, pool=False):
     """Sets oneDNN's environment for a TensorFlow not yet imported; returns
     what TF_ENABLE_ONEDNN_OPTS is then ("1", "0" or None: TF's default).
 
@@ -76,7 +81,9 @@ def configure_onednn(mode, environ=None, machine=None):
     turned on for x86-64 CPUs (TensorFlow's own default left it off on this
     project's AVX2 machines, where VGG16 training then ran 1.2x faster with it
     and models.gemm_grad's filter gradient; README "Speed on the CPU").
-    Other machines keep TensorFlow's default.
+    Other machines keep TensorFlow's default.  With oneDNN on, tensors come
+    from oneDNN's pool if ``pool``, else from malloc (a
+    TF_ONEDNN_USE_SYSTEM_ALLOCATOR the user set is kept).
     """
     environ = os.environ if environ is None else environ
     machine = machine or platform.machine()
@@ -86,7 +93,7 @@ def configure_onednn(mode, environ=None, machine=None):
     elif mode == "off":
         environ[_ONEDNN_ENV] = "0"
     if environ.get(_ONEDNN_ENV) == "1":
-        environ.setdefault(_ONEDNN_ALLOCATOR_ENV, "1")
+        environ.setdefault(_ONEDNN_ALLOCATOR_ENV, "0" if pool else "1")
     return environ.get(_ONEDNN_ENV)
 
 

@@ -1,5 +1,6 @@
 """What the run's device decides when a flag is left to it: the data layout,
-the convolutions' filter gradient and the dense layers' input gradient."""
+the convolutions' algorithm and filter gradient, and the dense layers' input
+gradient."""
 
 import sys
 
@@ -46,3 +47,28 @@ def resolve_dense_gradient(requested, *, device_kind, precision, xla, onednn):
         return requested
     use = (device_kind == "cpu" and precision == "fp32" and not xla and onednn)
     return "batch_matmul" if use else "native"
+
+
+def resolve_conv_algorithm(requested, *, device_kind, precision, xla,
+                           data_format, onednn):
+    """auto: "winograd" (models/winograd.py) for fp32 NHWC on the CPU under
+    oneDNN without XLA, where its matmuls run on oneDNN's fast kernels;
+    "direct" everywhere else (GPUs: cuDNN picks its own algorithms; XLA and
+    Eigen: not measured; fp16/bf16: too few mantissa bits for its
+    transforms)."""
+    if requested != "auto":
+        return requested
+    use = (device_kind == "cpu" and precision == "fp32" and not xla
+           and data_format == "channels_last" and onednn)
+    return "winograd" if use else "direct"
+
+
+def expects_winograd(config):
+    """Before TensorFlow starts (so before the device is known): whether
+    the run's CPU convolutions will be Winograd's under oneDNN, for the
+    allocator choice (machine.cpu.configure_onednn).  The CPU runs NHWC."""
+    device_kind = "gpu" if config.dist.device == "gpu" else "cpu"
+    return resolve_conv_algorithm(
+        config.model.conv_algorithm, device_kind=device_kind,
+        precision=config.model.precision, xla=config.loop.xla,
+        data_format="channels_last", onednn=True) == "winograd"

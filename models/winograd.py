@@ -1,0 +1,189 @@
+"""3x3 convolutions by Winograd's minimal filtering, F(4x4, 3x3).
+
+Why: a stride-1 3x3 convolution computes each 4x4 block of output pixels
+from a 6x6 block of input pixels.  Winograd's algorithm (Lavin & Gray,
+"Fast Algorithms for Convolutional Neural Networks", 2016) transforms the
+6x6 input tile and the 3x3 filter into 36 numbers each, multiplies them
+pointwise (a matmul over the channels per point), and transforms the 36
+products back into the 16 outputs: 36 multiply-adds per channel pair where
+the direct convolution needs 16 x 9 = 144, so 4x fewer FLOPs.  The
+transforms are cheap matmuls with small constant matrices:
+
+    Y = A^T [ (G g G^T) * (B^T d B) ] A        per tile d and filter g
+
+With the tiles of every image as rows, the pointwise products are 36 batched
+matmuls [tiles, Ci] x [Ci, Co], which oneDNN runs near the CPU's peak.
+
+The gradients are Winograd's too: the input gradient is the same transform
+applied to dy with the filter rotated by 180 degrees and its channels
+swapped (the input gradient of a "same" convolution is a "same" convolution),
+and the filter gradient is the 36 products' own gradient (V^T dM per point),
+transformed back with G.
+
+Numerics: the transforms' constants (1/4, 1/6, 1/24, 4, 5, 8) cost precision:
+in fp32 the outputs and both gradients agree with TensorFlow's convolution to
+within ~3e-5 of their largest magnitude on unit-normal data (1e-5 is typical
+for the direct algorithm's rounding); tests/test_winograd.py holds them to
+TOLERANCE.  Not for fp16/bf16, whose 8-11 bit mantissas would lose most of
+the result: the layer uses it only in float32.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+# F(4x4, 3x3) at the points 0, 1, -1, 2, -2 (Lavin & Gray's matrices).
+_B_T = np.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0],
+                 [0, 4, -4, -1, 1, 0], [0, -2, -1, 2, 1, 0],
+                 [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]], np.float64)
+_G = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+               [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]],
+              np.float64)
+_A_T = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0],
+                 [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]], np.float64)
+# The two-sided transforms as single matrices over a tile's flattened
+# points (row-major): B^T d B = INPUT_T @ vec(d), and so on.
+INPUT_T = np.kron(_B_T, _B_T).astype(np.float32)    # [36, 36]
+FILTER_T = np.kron(_G, _G).astype(np.float32)       # [36, 9]
+OUTPUT_T = np.kron(_A_T, _A_T).astype(np.float32)   # [16, 36]
+TILE, OUT = 6, 4  # input and output tile sides
+POINTS = TILE * TILE
+
+# Relative error bound (of the largest magnitude) the tests hold fp32 to.
+TOLERANCE = 1e-4
+
+
+def tile_positions(height, width):
+    """[36, tiles] pixel indices (row * width + col) of each tile's points
+    into one image; -1 marks a point in the zero padding.  Tiles step by 4
+    from (-1, -1), the "same" padding's corner, and cover the image."""
+    rows_of_tiles, cols_of_tiles = -(-height // OUT), -(-width // OUT)
+    r = (np.arange(TILE)[:, None, None, None]
+         + OUT * np.arange(rows_of_tiles)[None, None, :, None] - 1)
+    c = (np.arange(TILE)[None, :, None, None]
+         + OUT * np.arange(cols_of_tiles)[None, None, None, :] - 1)
+    r, c = np.broadcast_arrays(r, c)
+    inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+    return np.where(inside, r * width + c, -1).reshape(POINTS, -1)
+
+
+def _tiles(x):
+    """The input's 6x6 tiles as [36, N * tiles, C], points first: one gather
+    of pixel rows from the flattened batch (plus one zero row that the
+    padding's points read)."""
+    _, height, width, channels = x.shape
+    pixels = height * width
+    images = tf.shape(x)[0]
+    positions = tf.constant(tile_positions(height, width), tf.int32)
+    zero_row = images * pixels
+    per_image = tf.range(images)[None, :, None] * pixels
+    index = tf.where(positions[:, None, :] >= 0,
+                     positions[:, None, :] + per_image, zero_row)
+    rows = tf.concat([tf.reshape(x, [-1, channels]),
+                      tf.zeros([1, channels], x.dtype)], axis=0)
+    return tf.gather(rows, tf.reshape(index, [POINTS, -1]))
+
+
+def _untile(products, height, width):
+    """[16, N * tiles, Co] output tiles back to the [N, H, W, Co] image."""
+    channels = products.shape[-1]
+    tiles_h, tiles_w = -(-height // OUT), -(-width // OUT)
+    y = tf.reshape(products, [OUT, OUT, -1, tiles_h, tiles_w, channels])
+    y = tf.reshape(tf.transpose(y, [2, 3, 0, 4, 1, 5]),
+                   [-1, OUT * tiles_h, OUT * tiles_w, channels])
+    if (OUT * tiles_h, OUT * tiles_w) != (height, width):
+        y = y[:, :height, :width]
+    return y
+
+
+def _retile(dy):
+    """[N, H, W, Co] to its 4x4 output tiles [16, N * tiles, Co] (the
+    adjoint of _untile)."""
+    _, height, width, channels = dy.shape
+    tiles_h, tiles_w = -(-height // OUT), -(-width // OUT)
+    if (OUT * tiles_h, OUT * tiles_w) != (height, width):
+        dy = tf.pad(dy, [[0, 0], [0, OUT * tiles_h - height],
+                         [0, OUT * tiles_w - width], [0, 0]])
+    dy = tf.reshape(dy, [-1, tiles_h, OUT, tiles_w, OUT, channels])
+    return tf.reshape(tf.transpose(dy, [2, 4, 0, 1, 3, 5]),
+                      [OUT * OUT, -1, channels])
+
+
+def _transformed_filter(kernel):
+    """G g G^T of a [3, 3, Ci, Co] kernel, as [36, Ci, Co]."""
+    in_channels, out_channels = kernel.shape[2:]
+    return tf.reshape(tf.matmul(FILTER_T, tf.reshape(kernel, [9, -1])),
+                      [POINTS, in_channels, out_channels])
+
+
+def _transformed_input(x):
+    """B^T d B of every tile, as [36, N * tiles, Ci]."""
+    tiles = _tiles(x)
+    return tf.reshape(tf.matmul(INPUT_T, tf.reshape(tiles, [POINTS, -1])),
+                      [POINTS, -1, x.shape[-1]])
+
+
+def _convolve(transformed_input, transformed_filter, height, width):
+    products = tf.matmul(transformed_input, transformed_filter)
+    out_channels = products.shape[-1]
+    outputs = tf.matmul(OUTPUT_T, tf.reshape(products, [POINTS, -1]))
+    return _untile(tf.reshape(outputs, [OUT * OUT, -1, out_channels]),
+                   height, width)
+
+
+def _check(x, kernel):
+    if kernel.shape[:2] != (3, 3):
+        raise ValueError(f"Winograd F(4x4, 3x3) needs a 3x3 kernel, got "
+                         f"{tuple(kernel.shape[:2])}")
+    if None in x.shape[1:]:
+        raise ValueError("Winograd convolution needs static height, width "
+                         f"and channels, got {x.shape}")
+
+
+def conv2d_same(x, kernel):
+    """tf.nn.conv2d(x, kernel, 1, "SAME") for NHWC ``x`` and a 3x3 HWIO
+    ``kernel``, with the forward pass and both gradients by F(4x4, 3x3)
+    (static H, W, C; the batch may be dynamic).  ``kernel`` may be a (Keras)
+    variable: it is read here, so its gradient flows through the read."""
+    _check(x, kernel)
+
+    @tf.custom_gradient
+    def conv(x, kernel):
+        height, width = x.shape[1:3]
+        y = _convolve(_transformed_input(x), _transformed_filter(kernel),
+                      height, width)
+
+        def grad(dy):
+            # The input gradient: the same convolution of dy with the
+            # kernel rotated by 180 degrees, its channels swapped.
+            flipped = tf.transpose(kernel[::-1, ::-1], [0, 1, 3, 2])
+            dx = _convolve(_transformed_input(dy),
+                           _transformed_filter(flipped), height, width)
+            # The filter gradient: per point, V^T dM, then G^T . G.
+            d_products = tf.matmul(OUTPUT_T, tf.reshape(_retile(dy),
+                                                        [OUT * OUT, -1]),
+                                   transpose_a=True)
+            d_products = tf.reshape(d_products, [POINTS, -1, dy.shape[-1]])
+            # The transformed input is made again rather than kept from the
+            # forward pass: 2.25x the layer's input, ~0.8 GiB over VGG16.
+            # (The dependency on dy keeps Grappler from merging it with the
+            # forward's copy, which would keep that one alive.)
+            with tf.control_dependencies([dy]):
+                again = _transformed_input(tf.identity(x))
+            d_filter = tf.matmul(again, d_products, transpose_a=True)
+            d_kernel = tf.matmul(FILTER_T, tf.reshape(d_filter, [POINTS, -1]),
+                                 transpose_a=True)
+            return dx, tf.reshape(d_kernel, kernel.shape)
+
+        return y, grad
+
+    return conv(x, tf.convert_to_tensor(kernel))
+
+
+# Which layers get it (fp32, batch 16, 2-core Zen 4): see pays_off.
+MIN_INPUT_CHANNELS = 16
+MAX_PIXELS = 112 * 112
+
+
+def pays_off(height, width, in_channels, out_channels):
+    """Whether a 3x3 stride-1 layer of this shape is computed by F(4x4, 3x3)."""
+    return in_channels >= MIN_INPUT_CHANNELS and height * width <= MAX_PIXELS

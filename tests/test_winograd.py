@@ -1,0 +1,128 @@
+"""models.winograd: F(4x4, 3x3) equals TensorFlow's convolution, forward
+and both gradients, within winograd.TOLERANCE of each result's largest
+magnitude (fp32, unit-normal data), on even and odd sizes."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import models
+from models import winograd
+from models.vgg import WinogradConv2D
+from tests.conftest import assert_trains_as_the_native_model
+
+
+def _results(conv, x, kernel, dy):
+    with tf.GradientTape() as tape:
+        tape.watch([x, kernel])
+        y = conv(x, kernel)
+    return [y, *tape.gradient(y, [x, kernel], output_gradients=dy)]
+
+
+def _assert_close(got, want):
+    for g, w in zip(got, want):
+        scale = float(tf.reduce_max(tf.abs(w))) or 1.0
+        np.testing.assert_allclose(g.numpy() / scale, w.numpy() / scale,
+                                   atol=winograd.TOLERANCE)
+
+
+@pytest.mark.parametrize("shape,out_channels", [
+    ((2, 8, 8, 16), 16),    # whole tiles
+    ((1, 5, 7, 3), 4),      # odd sizes: partial tiles on both sides
+    ((3, 13, 13, 17), 5),
+    ((2, 1, 1, 2), 3),      # one pixel: a single tile, mostly padding
+    ((1, 2, 9, 8), 32),
+    ((4, 14, 14, 32), 64),  # VGG16's last stage, scaled down
+])
+def test_equals_tensorflows_convolution(shape, out_channels):
+    rng = np.random.default_rng(sum(shape) + out_channels)
+    x = tf.constant(rng.standard_normal(shape), tf.float32)
+    kernel = tf.constant(rng.standard_normal((3, 3, shape[-1], out_channels)),
+                         tf.float32)
+    dy = tf.constant(rng.standard_normal((*shape[:3], out_channels)), tf.float32)
+    want = _results(lambda x, k: tf.nn.conv2d(x, k, 1, "SAME"), x, kernel, dy)
+    got = _results(winograd.conv2d_same, x, kernel, dy)
+    _assert_close(got, want)
+    assert got[0].shape == want[0].shape and got[1].shape == x.shape
+
+
+def test_with_an_unknown_batch():
+    rng = np.random.default_rng(1)
+    kernel = tf.constant(rng.standard_normal((3, 3, 8, 6)), tf.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 10, 6, 8])])
+    def conv(x):
+        return winograd.conv2d_same(x, kernel)
+
+    x = tf.constant(rng.standard_normal((3, 10, 6, 8)), tf.float32)
+    _assert_close([conv(x)], [tf.nn.conv2d(x, kernel, 1, "SAME")])
+
+
+def test_the_graph_has_no_convolution():
+    """Forward and both gradients are the transforms' matmuls."""
+    kernel = tf.ones((3, 3, 8, 8))
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch([x, kernel])
+            y = winograd.conv2d_same(x, kernel)
+        return tape.gradient(y, [x, kernel])
+
+    graph = step.get_concrete_function(tf.TensorSpec([2, 8, 8, 8])).graph
+    ops = {op.type for op in graph.get_operations()}
+    assert not ops & {"Conv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter"}
+    assert "BatchMatMulV2" in ops
+
+
+def test_refuses_other_kernels():
+    with pytest.raises(ValueError, match="3x3"):
+        winograd.conv2d_same(tf.zeros((1, 8, 8, 4)), tf.zeros((5, 5, 4, 4)))
+
+
+@pytest.mark.parametrize("height,in_channels,want", [
+    (112, 64, True), (56, 256, True), (14, 512, True), (2, 512, True),
+    (224, 64, False),  # the transforms' memory traffic outweighs the FLOPs
+    (112, 3, False),   # the image's 3 channels: thin matmuls
+])
+def test_which_layers_pay(height, in_channels, want):
+    assert winograd.pays_off(height, height, in_channels, 64) is want
+
+
+def test_the_winograd_model_trains_as_the_native_one():
+    model = assert_trains_as_the_native_model("vgg11", 4,
+                                              conv_algorithm="winograd")
+    # At 32x32 every convolution but the first (3 channels) is Winograd's.
+    assert sum(isinstance(layer, WinogradConv2D) for layer in model.layers) == 8
+
+
+def test_the_batch_norm_model_computes_as_the_native_one():
+    """vgg11_bn's logits (inference: batch norm's moving statistics).  Its
+    training gradients are not compared: at 32x32 its last stages normalise
+    over 4-16 values, which magnifies rounding differences of ~1e-6 into
+    ~1e-2."""
+    images = tf.random.stateless_uniform((4, 32, 32, 3), (3, 4), -1, 1)
+    built = [models.build("vgg11_bn", image_size=32, num_classes=10,
+                          dropout=0.0, conv_algorithm=alg)
+             for alg in ("direct", "winograd")]
+    built[1].set_weights(built[0].get_weights())
+    _assert_close([built[1](images, training=False)],
+                  [built[0](images, training=False)])
+
+
+def test_bf16_layers_keep_the_direct_convolution():
+    """Winograd's transforms need fp32's mantissa: a mixed_bfloat16 model
+    built with it computes exactly what the direct one does."""
+    images = tf.random.stateless_uniform((2, 32, 32, 3), (1, 2))
+    built = [models.build("vgg11", image_size=32, num_classes=10, dropout=0.0,
+                          dtype_policy="mixed_bfloat16", conv_algorithm=alg)
+             for alg in ("direct", "winograd")]
+    built[1].set_weights(built[0].get_weights())
+    direct, wino = (m(images, training=False).numpy() for m in built)
+    np.testing.assert_array_equal(wino, direct)
+
+
+def test_an_unknown_conv_algorithm_is_refused():
+    with pytest.raises(ValueError, match="conv_algorithm"):
+        models.build("vgg11", image_size=32, num_classes=10,
+                     conv_algorithm="fft")
