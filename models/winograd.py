@@ -22,9 +22,8 @@ transformed back with G.
 
 Numerics: the transforms' constants (1/4, 1/6, 1/24, 4, 5, 8) cost precision:
 in fp32 the outputs and both gradients agree with TensorFlow's convolution to
-within ~3e-5 of their largest magnitude on unit-normal data (1e-5 is typical
-for the direct algorithm's rounding); tests/test_winograd.py holds them to
-TOLERANCE.  Not for fp16/bf16, whose 8-11 bit mantissas would lose most of
+within ~3e-5 of their largest magnitude on unit-normal data at VGG16's layer
+shapes; tests/test_winograd.py holds them to TOLERANCE.  Not for fp16/bf16, whose 8-11 bit mantissas would lose most of
 the result: the layer uses it only in float32.
 """
 
@@ -131,12 +130,36 @@ def _convolve(transformed_input, transformed_filter, height, width):
 
 
 def _check(x, kernel):
-    if kernel.shape[:2] != (3, 3):
+    if tuple(kernel.shape[:2]) != (3, 3):
         raise ValueError(f"Winograd F(4x4, 3x3) needs a 3x3 kernel, got "
                          f"{tuple(kernel.shape[:2])}")
     if None in x.shape[1:]:
         raise ValueError("Winograd convolution needs static height, width "
                          f"and channels, got {x.shape}")
+
+
+def forward(x, kernel):
+    """The convolution itself (no gradient of its own)."""
+    return _convolve(_transformed_input(x), _transformed_filter(kernel),
+                     *x.shape[1:3])
+
+
+def input_gradient(dy, kernel):
+    """dL/dx: the same convolution of dy with the kernel rotated by 180
+    degrees, its channels swapped."""
+    flipped = tf.transpose(kernel[::-1, ::-1], [0, 1, 3, 2])
+    return forward(dy, flipped)
+
+
+def kernel_gradient(x, dy):
+    """dL/dkernel [3, 3, Ci, Co]: per point V^T dM, then G^T . G."""
+    d_products = tf.matmul(OUTPUT_T, tf.reshape(_retile(dy), [OUT * OUT, -1]),
+                           transpose_a=True)
+    d_products = tf.reshape(d_products, [POINTS, -1, dy.shape[-1]])
+    d_points = tf.matmul(_transformed_input(x), d_products, transpose_a=True)
+    d_kernel = tf.matmul(FILTER_T, tf.reshape(d_points, [POINTS, -1]),
+                         transpose_a=True)
+    return tf.reshape(d_kernel, [3, 3, x.shape[-1], dy.shape[-1]])
 
 
 def conv2d_same(x, kernel):
@@ -148,40 +171,32 @@ def conv2d_same(x, kernel):
 
     @tf.custom_gradient
     def conv(x, kernel):
-        height, width = x.shape[1:3]
-        y = _convolve(_transformed_input(x), _transformed_filter(kernel),
-                      height, width)
+        y = forward(x, kernel)
 
         def grad(dy):
-            # The input gradient: the same convolution of dy with the
-            # kernel rotated by 180 degrees, its channels swapped.
-            flipped = tf.transpose(kernel[::-1, ::-1], [0, 1, 3, 2])
-            dx = _convolve(_transformed_input(dy),
-                           _transformed_filter(flipped), height, width)
-            # The filter gradient: per point, V^T dM, then G^T . G.
-            d_products = tf.matmul(OUTPUT_T, tf.reshape(_retile(dy),
-                                                        [OUT * OUT, -1]),
-                                   transpose_a=True)
-            d_products = tf.reshape(d_products, [POINTS, -1, dy.shape[-1]])
-            # The transformed input is made again rather than kept from the
-            # forward pass: 2.25x the layer's input, ~0.8 GiB over VGG16.
-            # (The dependency on dy keeps Grappler from merging it with the
-            # forward's copy, which would keep that one alive.)
+            # kernel_gradient makes the transformed input again rather than
+            # keep the forward's (2.25x the layer's input, ~0.8 GiB over
+            # VGG16); the dependency on dy keeps Grappler from merging the
+            # two, which would keep the forward's alive.
             with tf.control_dependencies([dy]):
-                again = _transformed_input(tf.identity(x))
-            d_filter = tf.matmul(again, d_products, transpose_a=True)
-            d_kernel = tf.matmul(FILTER_T, tf.reshape(d_filter, [POINTS, -1]),
-                                 transpose_a=True)
-            return dx, tf.reshape(d_kernel, kernel.shape)
+                x_again = tf.identity(x)
+            return input_gradient(dy, kernel), kernel_gradient(x_again, dy)
 
         return y, grad
 
     return conv(x, tf.convert_to_tensor(kernel))
 
 
-# Which layers get it (fp32, batch 16, 2-core Zen 4): see pays_off.
+# Which layers get it.  Per layer (fp32, batch 16, 2-core Zen 4, oneDNN's
+# pool allocator; forward + both gradients against TensorFlow's kernels):
+# 14x14x512 1.55x, 28x28x512 2.38x, 28x28 256->512 2.02x, 56x56x256 2.14x,
+# 56x56 128->256 1.73x, 112x112x128 1.59x, 112x112 64->128 1.30x, 224x224x64
+# 1.03x.  The 112x112 layers are left out for memory: VGG16 training with
+# them ran at 2.88-2.93 img/s and 4871-4891 MiB peak RSS, without them at
+# 2.63-2.69 img/s and 4179-4259 MiB (two interleaved runs each), near
+# model.fit's 4076-4787.  The image's 3 channels make thin matmuls.
 MIN_INPUT_CHANNELS = 16
-MAX_PIXELS = 112 * 112
+MAX_PIXELS = 56 * 56
 
 
 def pays_off(height, width, in_channels, out_channels):

@@ -17,6 +17,7 @@ figure is a mean over timed steps.
         [--steps=3] [--warmup_steps=1]
         [--conv_filter_gradient=auto|native|gemm|gemm_im2col]
         [--dense_input_gradient=auto|native|batch_matmul]
+        [--conv_algorithm=auto|direct|winograd]
 
 auto: what the harness's auto picks for fp32 on this CPU under oneDNN.
 """
@@ -30,22 +31,25 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.machine.cpu import (configure_onednn, cpu_flags,  # noqa: E402
                                     has_avx512)
 from benchmarks.machine.device_choices import (  # noqa: E402
-    resolve_dense_gradient, resolve_filter_gradient)
+    resolve_conv_algorithm, resolve_dense_gradient, resolve_filter_gradient)
 from benchmarks.tools import benchtools  # noqa: E402
 from benchmarks.tools.conv_layers import layer_flops  # noqa: E402
+from models import winograd  # noqa: E402
 from models.gemm_grad import formulation  # noqa: E402
 
 PASSES = ("forward", "input_grad", "filter_grad")
 
 
-def _parts(batch_size, filter_gradient, dense_gradient):
+def _parts(batch_size, filter_gradient, dense_gradient, conv_algorithm):
     env = dict(os.environ)
-    configure_onednn("auto", env)  # as the harness starts (--onednn=auto)
+    # As the harness starts (--onednn=auto; its allocator follows Winograd).
+    configure_onednn("auto", env, pool=conv_algorithm == "winograd")
     added = {k: v for k, v in env.items() if os.environ.get(k) != v}
     parts, _ = benchtools.run_json_worker(
         [sys.executable, "-m", "benchmarks.tools.step_parts",
          f"--batch_size={batch_size}", f"--filter_gradient={filter_gradient}",
-         f"--dense_gradient={dense_gradient}"],
+         f"--dense_gradient={dense_gradient}",
+         f"--conv_algorithm={conv_algorithm}"],
         added)
     return parts
 
@@ -54,7 +58,8 @@ def _harness(args):
     data, _ = benchtools.run_harness(benchtools.vgg16_flags(
         args.batch_size, args.steps, args.warmup_steps, measure_peak=True) +
         [f"--conv_filter_gradient={args.conv_filter_gradient}",
-         f"--dense_input_gradient={args.dense_input_gradient}"])
+         f"--dense_input_gradient={args.dense_input_gradient}",
+         f"--conv_algorithm={args.conv_algorithm}"])
     return data
 
 
@@ -92,15 +97,20 @@ def _table(parts, batch_size):
           f"{'on' if parts['onednn'] else 'off'}; BLAS peak (numpy fp32 "
           f"matmul) {blas:.1f} GFLOP/s; filter gradient "
           f"{parts['filter_gradient']}, dense input gradient "
-          f"{parts['dense_gradient']}")
+          f"{parts['dense_gradient']}, convolutions {parts['conv_algorithm']}")
     print("GFLOP/s of each pass and its fraction of the BLAS peak; ms per "
           "step of the ReLU and bias gradients and of the layers in all")
+    print("(wino rows: the direct convolution's FLOPs over Winograd's time, "
+          "which does 1/4 of the multiplications)")
     print(f"{'layer':<22}{'n':>3}" + "".join(
         f"{name:>8}{'/peak':>6}" for name in ("fwd", "in-grad", "filt-gr"))
         + f"{'relu+b ms':>10}{'ms/step':>10}")
     total = 0.0
     for h, ci, co, count, times in parts["convs"]:
         tag = formulation(h, h, ci, parts["forms"]) or "tf"
+        if (parts["conv_algorithm"] == "winograd"
+                and winograd.pays_off(h, h, ci, co)):
+            tag = "wino"
         line, seconds = _layer_row(f"conv {h}x{h} {ci}->{co} {tag}", count,
                                    layer_flops(batch_size, h, ci, co), times, blas)
         print(line)
@@ -137,6 +147,10 @@ def main():
                         choices=("auto", "native", "batch_matmul"),
                         help="fc1's and fc2's input gradient, in the parts "
                         "and the harness alike")
+    parser.add_argument("--conv_algorithm", default="auto",
+                        choices=("auto", "direct", "winograd"),
+                        help="the convolutions' algorithm, in the parts and "
+                        "the harness alike")
     args = parser.parse_args()
     on_cpu = dict(device_kind="cpu", precision="fp32", xla=False, onednn=True)
     args.conv_filter_gradient = resolve_filter_gradient(
@@ -144,10 +158,12 @@ def main():
         avx512=has_avx512(cpu_flags()), **on_cpu)
     args.dense_input_gradient = resolve_dense_gradient(
         args.dense_input_gradient, **on_cpu)
+    args.conv_algorithm = resolve_conv_algorithm(
+        args.conv_algorithm, data_format="channels_last", **on_cpu)
     runs, harness = [], []
     for r in range(1, args.rounds + 1):  # parts, harness, parts, harness ...
         runs.append(_parts(args.batch_size, args.conv_filter_gradient,
-                           args.dense_input_gradient))
+                           args.dense_input_gradient, args.conv_algorithm))
         harness.append(_harness(args))
         print(f"round {r}: harness {harness[-1]['train.ms_per_step']:.0f} ms/step, "
               f"{harness[-1]['train.total_ips']:.3f} img/s", flush=True)

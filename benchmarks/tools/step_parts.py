@@ -8,7 +8,9 @@ a warm-up call, with its result fetched before the clock is read:
   fuses as it does in the model), input gradient, filter gradient as the
   model computes it under --conv_filter_gradient (models.gemm_grad's form
   where ``formulation`` gives one for gemm or gemm_im2col, else
-  TensorFlow's kernel), and the ReLU and bias gradients;
+  TensorFlow's kernel), all three by models.winograd's F(4x4, 3x3) in the
+  layers where --conv_algorithm=winograd uses it, and the ReLU and bias
+  gradients;
 * the dense layers: forward (matmul + bias [+ ReLU]), input gradient
   (dy W^T, as the model computes it under --dense_input_gradient), filter
   gradient (x^T dy) and the ReLU and bias gradients;
@@ -40,8 +42,18 @@ VGG16_DENSE = ((7 * 7 * 512, 4096, True), (4096, 4096, True),
 VGG16_POOLS = ((224, 64), (112, 128), (56, 256), (28, 512), (14, 512))
 
 
-def _conv_parts(tf, batch_size, h, ci, co, repeats, forms):
-    from models import gemm_grad
+def _winograd_parts(tf, x, w, b, dy):
+    from models import winograd
+    return {
+        "forward": (tf.function(lambda x, w, b: tf.nn.relu(tf.nn.bias_add(
+            winograd.forward(x, w), b))), (x, w, b)),
+        "input_grad": (tf.function(winograd.input_gradient), (dy, w)),
+        "filter_grad": (tf.function(winograd.kernel_gradient), (x, dy)),
+    }
+
+
+def _conv_parts(tf, batch_size, h, ci, co, repeats, forms, conv_algorithm):
+    from models import gemm_grad, winograd
     x = tf.random.normal((batch_size, h, h, ci))
     w = tf.random.normal((3, 3, ci, co)) * 0.05
     b = tf.zeros((co,))
@@ -68,6 +80,8 @@ def _conv_parts(tf, batch_size, h, ci, co, repeats, forms):
         parts["input_grad"] = (tf.function(
             lambda dy, w: tf.nn.conv2d_transpose(dy, w, x.shape, 1, "SAME")),
             (dy, w))
+    if conv_algorithm == "winograd" and winograd.pays_off(h, h, ci, co):
+        parts.update(_winograd_parts(tf, x, w, b, dy))
     return {name: best_seconds(fn, args, repeats)
             for name, (fn, args) in parts.items()}
 
@@ -177,14 +191,15 @@ def _host_seconds(tf, batch_size, repeats):
 
 
 def measure(batch_size, repeats, filter_gradient="native",
-            dense_gradient="batch_matmul"):
+            dense_gradient="batch_matmul", conv_algorithm="direct"):
     import tensorflow as tf
     from benchmarks.machine.cpu import onednn_enabled
     from benchmarks.machine.peak import measure_blas_peak
     from models.vgg import GEMM_FORMS
     forms = GEMM_FORMS.get(filter_gradient, ())  # native: none
     convs = [[h, ci, co, count,
-              _conv_parts(tf, batch_size, h, ci, co, repeats, forms)]
+              _conv_parts(tf, batch_size, h, ci, co, repeats, forms,
+                          conv_algorithm)]
              for h, ci, co, count in VGG16_LAYERS]
     dense = [[n_in, n_out, _dense_parts(tf, batch_size, n_in, n_out, relu,
                                         repeats, dense_gradient)]
@@ -192,7 +207,7 @@ def measure(batch_size, repeats, filter_gradient="native",
     optimizer, params = _optimizer_seconds(tf, repeats)
     return {"onednn": onednn_enabled(), "batch_size": batch_size,
             "filter_gradient": filter_gradient, "forms": list(forms),
-            "dense_gradient": dense_gradient,
+            "dense_gradient": dense_gradient, "conv_algorithm": conv_algorithm,
             "blas_tflops": measure_blas_peak().tflops, "convs": convs,
             "dense": dense, "pools": _pool_seconds(tf, batch_size, repeats),
             "loss": _loss_seconds(tf, batch_size, repeats),
@@ -208,9 +223,12 @@ def main():
                         choices=("native", "gemm", "gemm_im2col"))
     parser.add_argument("--dense_gradient", default="batch_matmul",
                         choices=("native", "batch_matmul"))
+    parser.add_argument("--conv_algorithm", default="direct",
+                        choices=("direct", "winograd"))
     args = parser.parse_args()
     print(json.dumps(measure(args.batch_size, args.repeats,
-                             args.filter_gradient, args.dense_gradient)))
+                             args.filter_gradient, args.dense_gradient,
+                             args.conv_algorithm)))
 
 
 if __name__ == "__main__":
