@@ -175,7 +175,7 @@ def conv2d_same(x, kernel):
 
         def grad(dy):
             # kernel_gradient makes the transformed input again rather than
-            # keep the forward's (2.25x the layer's input: ~0.5 GiB over
+            # keep the forward's (2.25x the layer's input: ~0.8 GiB over
             # VGG16's Winograd layers at batch 16); the dependency on dy
             # keeps Grappler from merging the two, which would keep the
             # forward's alive.
@@ -192,12 +192,13 @@ def conv2d_same(x, kernel):
 # pool allocator; forward + both gradients against TensorFlow's kernels):
 # 14x14x512 1.55x, 28x28x512 2.38x, 28x28 256->512 2.02x, 56x56x256 2.14x,
 # 56x56 128->256 1.73x, 112x112x128 1.59x, 112x112 64->128 1.30x, 224x224x64
-# 1.03x.  The 112x112 layers are left out for memory: VGG16 training with
-# them ran at 2.88-2.93 img/s and 4871-4891 MiB peak RSS, without them at
-# 2.63-2.69 img/s and 4179-4259 MiB (two interleaved runs each), near
-# model.fit's 4076-4787.  The image's 3 channels make thin matmuls.
+# 1.03x (whose transforms' memory traffic eats the FLOPs saved).  VGG16
+# training with the 112x112 layers: 2.98 / 2.72 img/s, 4884 / 4823 MiB peak
+# RSS; without them 2.63 / 2.54 img/s, 4859 / 4700 MiB (two interleaved
+# runs each; one earlier pair showed 4179-4259 MiB without them, not seen
+# again).  The image's 3 channels make thin matmuls.
 MIN_INPUT_CHANNELS = 16
-MAX_PIXELS = 56 * 56
+MAX_PIXELS = 112 * 112
 
 
 def pays_off(height, width, in_channels, out_channels):

@@ -81,8 +81,7 @@ def test_refuses_other_kernels():
 
 
 @pytest.mark.parametrize("height,in_channels,want", [
-    (56, 128, True), (56, 256, True), (14, 512, True), (2, 512, True),
-    (112, 64, False),  # faster, but its temporaries cost 650 MiB of VGG16's RSS
+    (112, 64, True), (56, 256, True), (14, 512, True), (2, 512, True),
     (224, 64, False),  # the transforms' memory traffic outweighs the FLOPs
     (112, 3, False),   # the image's 3 channels: thin matmuls
 ])
