@@ -46,18 +46,23 @@ class GemmGradConv2D(layers.Conv2D):
     def get_config(self):
         return {**super().get_config(), "forms": list(self.forms)}
 
+    def _same_stride1_shape(self, inputs):
+        """(height, width, channels) of the input where this is an NHWC,
+        stride-1, "same", undilated, ungrouped convolution with static sizes
+        (what the matmul forms need); None otherwise."""
+        if not (self.data_format == "channels_last"
+                and self.strides == (1, 1) and self.dilation_rate == (1, 1)
+                and self.padding == "same" and self.groups == 1):
+            return None
+        shape = tuple(inputs.shape[1:4])
+        return None if None in shape else shape
+
     def _form(self, inputs):
-        if self.data_format != "channels_last":
+        shape = self._same_stride1_shape(inputs)
+        if shape is None or self.activation not in (keras.activations.relu,
+                                                    keras.activations.linear):
             return None
-        height, width, channels = inputs.shape[1:4]
-        if None in (height, width, channels):  # the matmuls need static sizes
-            return None
-        if not (self.strides == (1, 1) and self.dilation_rate == (1, 1)
-                and self.padding == "same" and self.groups == 1
-                and self.activation in (keras.activations.relu,
-                                        keras.activations.linear)):
-            return None
-        return gemm_grad.formulation(height, width, channels, self.forms)
+        return gemm_grad.formulation(*shape, self.forms)
 
     def call(self, inputs):
         form = self._form(inputs)
@@ -76,15 +81,10 @@ class WinogradConv2D(GemmGradConv2D):
     same variables as Conv2D."""
 
     def _winograd(self, inputs):
-        if self.data_format != "channels_last" or self.compute_dtype != "float32":
-            return False
-        height, width, channels = inputs.shape[1:4]
-        if None in (height, width, channels):
-            return False
-        return (self.kernel_size == (3, 3) and self.strides == (1, 1)
-                and self.dilation_rate == (1, 1) and self.padding == "same"
-                and self.groups == 1
-                and winograd.pays_off(height, width, channels, self.filters))
+        shape = self._same_stride1_shape(inputs)
+        return (shape is not None and self.kernel_size == (3, 3)
+                and self.compute_dtype == "float32"
+                and winograd.pays_off(*shape, self.filters))
 
     def call(self, inputs):
         if not self._winograd(inputs):

@@ -23,8 +23,9 @@ transformed back with G.
 Numerics: the transforms' constants (1/4, 1/6, 1/24, 4, 5, 8) cost precision:
 in fp32 the outputs and both gradients agree with TensorFlow's convolution to
 within ~3e-5 of their largest magnitude on unit-normal data at VGG16's layer
-shapes; tests/test_winograd.py holds them to TOLERANCE.  Not for fp16/bf16, whose 8-11 bit mantissas would lose most of
-the result: the layer uses it only in float32.
+shapes; tests/test_winograd.py holds them to TOLERANCE.  The layer uses it
+only in float32: fp16's and bf16's 11- and 8-bit mantissas are short for the
+transforms' constants (not measured).
 """
 
 import numpy as np

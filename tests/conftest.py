@@ -86,9 +86,15 @@ def demo_shards(tmp_path_factory):
 def assert_trains_as_the_native_model(name, seed, **options):
     """A ``name`` model at 32x32 with 10 classes built with ``options`` gives
     the native model's gradients on one random batch, each within 2e-5 of
-    that gradient's largest magnitude; returns the model built with them."""
+    that gradient's largest magnitude; returns the model built with them.
+    ``seed`` fixes the batch and the initial weights: an option that changes
+    the forward pass's rounding (Winograd's) legitimately changes the
+    gradients where a ReLU input lies within that rounding of zero, which
+    unseeded weights made happen in about one run in three."""
+    import keras
     import numpy as np
     import models
+    keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
     images = tf.constant(rng.uniform(-1, 1, (4, 32, 32, 3)), tf.float32)
     labels = tf.constant(rng.integers(0, 10, 4), tf.int32)
