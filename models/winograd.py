@@ -23,7 +23,10 @@ transformed back with G.
 Numerics: the transforms' constants (1/4, 1/6, 1/24, 4, 5, 8) cost precision:
 in fp32 the outputs and both gradients agree with TensorFlow's convolution to
 within ~3e-5 of their largest magnitude on unit-normal data at VGG16's layer
-shapes; tests/test_winograd.py holds them to TOLERANCE.  The layer uses it
+shapes; tests/test_winograd.py holds them to TOLERANCE.
+
+Memory: each pass runs over chunks of whole images, one after another, so no
+temporary exceeds CHUNK_BYTES (why, at CHUNK_BYTES).  The layer uses it
 only in float32: fp16's and bf16's 11- and 8-bit mantissas are short for the
 transforms' constants (not measured).
 """
@@ -66,20 +69,24 @@ def tile_positions(height, width):
     return np.where(inside, r * width + c, -1).reshape(POINTS, -1)
 
 
-def _tiles(x):
-    """The input's 6x6 tiles as [36, N * tiles, C], points first: one gather
-    of pixel rows from the flattened batch (plus one zero row that the
-    padding's points read)."""
-    _, height, width, channels = x.shape
+def _padded_rows(x):
+    """The batch's pixels as rows [N * H * W + 1, C]; the last row is zero,
+    the one that the padding's points read."""
+    channels = x.shape[-1]
+    return tf.concat([tf.reshape(x, [-1, channels]),
+                      tf.zeros([1, channels], x.dtype)], axis=0)
+
+
+def _tiles(rows, x_shape, first_image, images):
+    """The 6x6 tiles of images [first_image, first_image + images) as
+    [36, images * tiles, C], points first: one gather from _padded_rows."""
+    _, height, width, _ = x_shape
     pixels = height * width
-    images = tf.shape(x)[0]
     positions = tf.constant(tile_positions(height, width), tf.int32)
-    zero_row = images * pixels
-    per_image = tf.range(images)[None, :, None] * pixels
+    zero_row = tf.shape(rows)[0] - 1
+    per_image = (first_image + tf.range(images))[None, :, None] * pixels
     index = tf.where(positions[:, None, :] >= 0,
                      positions[:, None, :] + per_image, zero_row)
-    rows = tf.concat([tf.reshape(x, [-1, channels]),
-                      tf.zeros([1, channels], x.dtype)], axis=0)
     return tf.gather(rows, tf.reshape(index, [POINTS, -1]))
 
 
@@ -115,11 +122,11 @@ def _transformed_filter(kernel):
                       [POINTS, in_channels, out_channels])
 
 
-def _transformed_input(x):
-    """B^T d B of every tile, as [36, N * tiles, Ci]."""
-    tiles = _tiles(x)
+def _transformed_input(rows, x_shape, first_image, images):
+    """B^T d B of the chunk's tiles, as [36, images * tiles, Ci]."""
+    tiles = _tiles(rows, x_shape, first_image, images)
     return tf.reshape(tf.matmul(INPUT_T, tf.reshape(tiles, [POINTS, -1])),
-                      [POINTS, -1, x.shape[-1]])
+                      [POINTS, -1, x_shape[-1]])
 
 
 def _convolve(transformed_input, transformed_filter, height, width):
@@ -128,6 +135,44 @@ def _convolve(transformed_input, transformed_filter, height, width):
     outputs = tf.matmul(OUTPUT_T, tf.reshape(products, [POINTS, -1]))
     return _untile(tf.reshape(outputs, [OUT * OUT, -1, out_channels]),
                    height, width)
+
+
+# Why chunks: a layer's transformed tiles are 2.25x its input or output;
+# made whole they are the step's largest temporaries (231 MB at 112x112x128,
+# batch 16).  oneDNN's pool, which Winograd runs use (benchmarks/machine/
+# cpu.py says why), keeps every block it ever held, and the long-lived activations
+# are carved out of those big freed blocks, leaving holes.  Groups of whole
+# images, one after another, keep each temporary under CHUNK_BYTES: VGG16
+# fp32 training at batch 16 through the CLI peaked at 4100 MiB RSS unchunked
+# and 3628 / 3640 MiB chunked, at the same speed (3.14 vs 3.03 / 2.95 img/s,
+# one process each; the other two fixes of that change, forward's and
+# dense_grad's, in both).
+CHUNK_BYTES = 32 << 20
+
+
+def image_chunks(x_shape, channels):
+    """[(first_image, images), ...] covering the batch, each chunk's
+    transformed tiles (36 x tiles x ``channels`` floats) at most CHUNK_BYTES
+    or one image; one chunk when the batch size is not static."""
+    batch, height, width = x_shape[:3]
+    if batch is None:
+        return [(0, None)]
+    tiles = (-(-height // OUT)) * (-(-width // OUT))
+    tile_bytes = POINTS * tiles * channels * 4  # float32: see the layer
+    step = max(1, CHUNK_BYTES // tile_bytes)
+    return [(first, min(step, batch - first)) for first in range(0, batch, step)]
+
+
+def _in_sequence(chunks, compute):
+    """compute(first_image, images, previous) per chunk, each one's ops
+    starting only after the previous chunk's result exists, so that one
+    chunk's temporaries are freed before the next one's are made."""
+    results, previous = [], None
+    for first, images in chunks:
+        with tf.control_dependencies([] if previous is None else [previous]):
+            previous = compute(first, images, previous)
+        results.append(previous)
+    return results
 
 
 def _check(x, kernel):
@@ -141,23 +186,50 @@ def _check(x, kernel):
 
 def forward(x, kernel):
     """The convolution itself (no gradient of its own)."""
-    return _convolve(_transformed_input(x), _transformed_filter(kernel),
-                     *x.shape[1:3])
+    # Made when x is.  Made early (it needs the weights alone), each layer's
+    # was held through the passes before its own: ~235 MB over VGG16's
+    # forward layers, as much again for the backward's, most of it live at
+    # the step's peak of memory in use.
+    with tf.control_dependencies([x]):
+        transformed_filter = _transformed_filter(kernel)
+    rows = _padded_rows(x)
+
+    def chunk(first, images, _):
+        images = tf.shape(x)[0] if images is None else images
+        return _convolve(_transformed_input(rows, x.shape, first, images),
+                         transformed_filter, *x.shape[1:3])
+
+    outputs = _in_sequence(
+        image_chunks(x.shape, max(kernel.shape[2:])), chunk)
+    return outputs[0] if len(outputs) == 1 else tf.concat(outputs, axis=0)
 
 
 def input_gradient(dy, kernel):
     """dL/dx: the same convolution of dy with the kernel rotated by 180
     degrees, its channels swapped."""
-    flipped = tf.transpose(kernel[::-1, ::-1], [0, 1, 3, 2])
+    with tf.control_dependencies([dy]):  # not early: see forward
+        flipped = tf.transpose(kernel[::-1, ::-1], [0, 1, 3, 2])
     return forward(dy, flipped)
 
 
 def kernel_gradient(x, dy):
-    """dL/dkernel [3, 3, Ci, Co]: per point V^T dM, then G^T . G."""
-    d_products = tf.matmul(OUTPUT_T, tf.reshape(_retile(dy), [OUT * OUT, -1]),
-                           transpose_a=True)
-    d_products = tf.reshape(d_products, [POINTS, -1, dy.shape[-1]])
-    d_points = tf.matmul(_transformed_input(x), d_products, transpose_a=True)
+    """dL/dkernel [3, 3, Ci, Co]: per point V^T dM, then G^T . G, summed
+    over the chunks."""
+    rows = _padded_rows(x)
+
+    def chunk(first, images, total):
+        dy_chunk = dy if images is None else dy[first:first + images]
+        d_products = tf.matmul(
+            OUTPUT_T, tf.reshape(_retile(dy_chunk), [OUT * OUT, -1]),
+            transpose_a=True)
+        d_products = tf.reshape(d_products, [POINTS, -1, dy.shape[-1]])
+        images = tf.shape(dy)[0] if images is None else images
+        d_points = tf.matmul(_transformed_input(rows, x.shape, first, images),
+                             d_products, transpose_a=True)
+        return d_points if total is None else total + d_points
+
+    d_points = _in_sequence(
+        image_chunks(x.shape, max(x.shape[-1], dy.shape[-1])), chunk)[-1]
     d_kernel = tf.matmul(FILTER_T, tf.reshape(d_points, [POINTS, -1]),
                          transpose_a=True)
     return tf.reshape(d_kernel, [3, 3, x.shape[-1], dy.shape[-1]])

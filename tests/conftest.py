@@ -113,3 +113,17 @@ def assert_trains_as_the_native_model(name, seed, **options):
         np.testing.assert_allclose(other_grad.numpy() / scale,
                                    native_grad.numpy() / scale, atol=2e-5)
     return other
+
+
+def depends_on(op, target):
+    """Whether graph op ``op`` waits for ``target``, through data or control
+    inputs."""
+    seen, stack = set(), [op]
+    while stack:
+        node = stack.pop()
+        if node is target:
+            return True
+        if node.name not in seen:
+            seen.add(node.name)
+            stack.extend([t.op for t in node.inputs] + list(node.control_inputs))
+    return False

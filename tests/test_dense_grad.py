@@ -9,7 +9,7 @@ import tensorflow as tf
 import models
 from models import dense_grad
 from models.vgg import BatchMatMulGradDense
-from conftest import assert_trains_as_the_native_model
+from conftest import assert_trains_as_the_native_model, depends_on
 
 # (batch, in, out): odd sizes, one row, a single output.
 SHAPES = [(4, 37, 19), (1, 64, 8), (5, 3, 1), (16, 128, 96)]
@@ -71,3 +71,23 @@ def test_an_unknown_dense_gradient_is_refused():
     with pytest.raises(ValueError, match="dense_gradient"):
         models.build("vgg11", image_size=32, num_classes=10,
                      dense_gradient="winograd")
+
+
+def test_the_kernel_gradient_waits_for_the_input_gradient():
+    """So the optimizer's update, which needs the kernel gradient, runs after
+    the backward pass's last read of the kernel and can update the variable
+    in place (not copy it, as TensorFlow does to a variable still read)."""
+    kernel = tf.Variable(tf.ones((6, 3)))
+
+    @tf.function
+    def grads(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = dense_grad.matmul(x, kernel)
+        return tape.gradient(y, [x, kernel])
+
+    graph = grads.get_concrete_function(tf.TensorSpec([2, 6])).graph
+    (dx,) = [op for op in graph.get_operations() if op.type == "BatchMatMulV2"]
+    (d_kernel,) = [op for op in graph.get_operations() if op.type == "MatMul"
+                   and op.get_attr("transpose_a")]
+    assert depends_on(d_kernel, dx)

@@ -9,7 +9,7 @@ import tensorflow as tf
 import models
 from models import winograd
 from models.vgg import WinogradConv2D
-from tests.conftest import assert_trains_as_the_native_model
+from tests.conftest import assert_trains_as_the_native_model, depends_on
 
 
 def _results(conv, x, kernel, dy):
@@ -126,3 +126,63 @@ def test_an_unknown_conv_algorithm_is_refused():
     with pytest.raises(ValueError, match="conv_algorithm"):
         models.build("vgg11", image_size=32, num_classes=10,
                      conv_algorithm="fft")
+
+
+@pytest.mark.parametrize("shape,out_channels", [
+    ((5, 8, 8, 16), 16), ((3, 13, 13, 17), 5), ((4, 1, 1, 2), 3)])
+def test_in_chunks_of_images_equals_tensorflows(monkeypatch, shape,
+                                                out_channels):
+    """Chunks of one or two images (CHUNK_BYTES made small), odd sizes too."""
+    monkeypatch.setattr(winograd, "CHUNK_BYTES",
+                        2 * winograd.POINTS * 4 * max(shape[-1], out_channels)
+                        * (-(-shape[1] // 4)) * (-(-shape[2] // 4)))
+    assert len(winograd.image_chunks(shape, max(shape[-1], out_channels))) > 1
+    test_equals_tensorflows_convolution(shape, out_channels)
+
+
+def test_image_chunks_cover_the_batch_within_the_bound():
+    shape, channels = (16, 112, 112, 128), 128
+    chunks = winograd.image_chunks(shape, channels)
+    assert [first for first, _ in chunks] == list(
+        np.cumsum([0] + [n for _, n in chunks])[:-1])
+    assert sum(n for _, n in chunks) == 16 and len(chunks) > 1
+    per_image = winograd.POINTS * 4 * channels * 28 * 28
+    assert all(n * per_image <= winograd.CHUNK_BYTES for _, n in chunks)
+    # A single image over the bound is still one chunk; an unknown batch one.
+    assert winograd.image_chunks((3, 1024, 1024, 512), 512) == [
+        (0, 1), (1, 1), (2, 1)]
+    assert winograd.image_chunks((None, 8, 8, 4), 4) == [(0, None)]
+
+
+def _ops(step, spec, op_type):
+    graph = step.get_concrete_function(spec).graph
+    return graph, [op for op in graph.get_operations() if op.type == op_type]
+
+
+@pytest.mark.parametrize("pass_", ["forward", "kernel_gradient"])
+def test_chunks_run_one_after_another(monkeypatch, pass_):
+    """Each chunk's tiles are gathered only after the previous chunk's
+    result exists, so its temporaries are freed first (input_gradient is
+    forward on dy)."""
+    monkeypatch.setattr(winograd, "CHUNK_BYTES", 1)  # one image per chunk
+    kernel = tf.ones((3, 3, 4, 4))
+    run = {"forward": lambda x: winograd.forward(x, kernel),
+           "kernel_gradient": lambda x: winograd.kernel_gradient(x, x)}[pass_]
+    _, gathers = _ops(tf.function(run), tf.TensorSpec([3, 8, 8, 4]),
+                      "GatherV2")
+    assert len(gathers) == 3
+    assert depends_on(gathers[1], gathers[0])
+    assert depends_on(gathers[2], gathers[1])
+    assert not depends_on(gathers[0], gathers[1])
+
+
+def test_the_filter_transform_waits_for_the_input():
+    """G g G^T is made when its layer runs, not at the step's start (where
+    its only input, the kernel, is ready) to be held through the passes
+    before."""
+    kernel = tf.ones((3, 3, 4, 4))
+    graph, matmuls = _ops(tf.function(lambda x: winograd.forward(x, kernel)),
+                          tf.TensorSpec([1, 8, 8, 4]), "MatMul")
+    (transform,) = [op for op in matmuls
+                    if op.inputs[0].shape == winograd.FILTER_T.shape]
+    assert depends_on(transform, graph.inputs[0].op)  # x

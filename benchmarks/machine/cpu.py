@@ -68,8 +68,9 @@ _ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
 # convolutions 1.47 img/s at 3548 MiB peak RSS through malloc, 1.68 at 4459
 # MiB with the pool; Winograd's (models/winograd.py, whose transforms make
 # many big temporaries; then in the layers up to 112x112) 1.42 at 3831 MiB
-# through malloc, 2.77 at 4702 MiB with the pool.  So the pool where the run
-# will use Winograd's convolutions, malloc (the peers' memory) otherwise.
+# through malloc, 2.77 at 4702 MiB with the pool (since its chunks and the
+# dense kernels' in-place update, 2.95-3.03 at 3628-3640 MiB).  So the pool
+# where the run will use Winograd's convolutions, malloc otherwise.
 _ONEDNN_ALLOCATOR_ENV = "TF_ONEDNN_USE_SYSTEM_ALLOCATOR"
 
 
