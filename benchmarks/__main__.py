@@ -59,9 +59,8 @@ def _main(argv):
 def _prepare_environment(config):
     """What TensorFlow reads from the environment when it starts."""
     from benchmarks.machine.cpu import configure_onednn
-    from benchmarks.machine.device_choices import expects_winograd
     from benchmarks.machine.runtime_options import set_environment
-    configure_onednn(config.dist.onednn, pool=expects_winograd(config))
+    configure_onednn(config.dist.onednn)
     set_environment(config.runtime, config.dist)
 
 

@@ -42,8 +42,7 @@ PASSES = ("forward", "input_grad", "filter_grad")
 
 def _parts(batch_size, filter_gradient, dense_gradient, conv_algorithm):
     env = dict(os.environ)
-    # As the harness starts (--onednn=auto; its allocator follows Winograd).
-    configure_onednn("auto", env, pool=conv_algorithm == "winograd")
+    configure_onednn("auto", env)  # as the harness starts (--onednn=auto)
     added = {k: v for k, v in env.items() if os.environ.get(k) != v}
     parts, _ = benchtools.run_json_worker(
         [sys.executable, "-m", "benchmarks.tools.step_parts",

@@ -225,29 +225,22 @@ def test_kernel_check_on_this_cpu():
         assert "NO bf16 kernel ran" in text
 
 
-@pytest.mark.parametrize("mode,environ,machine,want,allocator", [
-    ("auto", {}, "x86_64", "1", "1"),
-    ("auto", {}, "aarch64", None, None),  # TensorFlow's default there
-    ("auto", {"TF_ENABLE_ONEDNN_OPTS": "0"}, "x86_64", "0", None),  # the user's
-    ("on", {"TF_ENABLE_ONEDNN_OPTS": "0"}, "aarch64", "1", "1"),
-    ("off", {}, "x86_64", "0", None),
-    ("auto", {"TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "0"}, "x86_64", "1", "0"),
+@pytest.mark.parametrize("mode,environ,machine,want", [
+    ("auto", {}, "x86_64", "1"),
+    ("auto", {}, "aarch64", None),  # TensorFlow's default there
+    ("auto", {"TF_ENABLE_ONEDNN_OPTS": "0"}, "x86_64", "0"),  # the user's
+    ("on", {"TF_ENABLE_ONEDNN_OPTS": "0"}, "aarch64", "1"),
+    ("off", {}, "x86_64", "0"),
 ])
+@pytest.mark.parametrize("allocator", [None, "1"])
 def test_onednn_setting(mode, environ, machine, want, allocator):
+    """The allocator stays TensorFlow's default (oneDNN's pool) or the
+    user's choice."""
     environ = dict(environ)
+    if allocator:
+        environ["TF_ONEDNN_USE_SYSTEM_ALLOCATOR"] = allocator
     assert cpu.configure_onednn(mode, environ, machine) == want
     assert environ.get("TF_ENABLE_ONEDNN_OPTS") == want
-    assert environ.get("TF_ONEDNN_USE_SYSTEM_ALLOCATOR") == allocator
-
-
-@pytest.mark.parametrize("mode,environ,allocator", [
-    ("auto", {}, "0"),  # Winograd's runs get oneDNN's pool
-    ("auto", {"TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"}, "1"),  # the user's
-    ("off", {}, None),  # no oneDNN, no pool of its own
-])
-def test_the_pool_for_winograd(mode, environ, allocator):
-    environ = dict(environ)
-    cpu.configure_onednn(mode, environ, "x86_64", pool=True)
     assert environ.get("TF_ONEDNN_USE_SYSTEM_ALLOCATOR") == allocator
 
 
@@ -267,20 +260,6 @@ def test_conv_algorithm_choice(requested, kw, want):
                 data_format="channels_last", onednn=True)
     args.update(kw)
     assert device_choices.resolve_conv_algorithm(requested, **args) == want
-
-
-@pytest.mark.parametrize("argv,want", [
-    ([], True),
-    (["--precision=bf16"], False),
-    (["--xla"], False),
-    (["--device=gpu"], False),
-    (["--conv_algorithm=direct"], False),
-    (["--conv_algorithm=winograd", "--precision=bf16"], True),  # asked for
-])
-def test_the_allocator_follows_the_expected_algorithm(argv, want):
-    from benchmarks import flags
-    config = flags.parse(argv)
-    assert device_choices.expects_winograd(config) is want
 
 
 @pytest.mark.parametrize("requested,kw,want", [

@@ -62,19 +62,18 @@ def precision_warning(precision, flags):
 
 _ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
 # With oneDNN on, TensorFlow's CPU tensors come from a pool of oneDNN's own
-# (its default) unless this is "1": then from malloc (tuned in malloc.py),
-# where every big tensor is a fresh mmap that the kernel faults in and zeroes.
-# VGG16 training at batch 16 on a 2-core Zen 4, one run each: direct
-# convolutions 1.47 img/s at 3548 MiB peak RSS through malloc, 1.68 at 4459
-# MiB with the pool; Winograd's (models/winograd.py, whose transforms make
-# many big temporaries; then in the layers up to 112x112) 1.42 at 3831 MiB
-# through malloc, 2.77 at 4702 MiB with the pool (since its chunks and the
-# dense kernels' in-place update, 2.95-3.03 at 3628-3640 MiB).  So the pool
-# where the run will use Winograd's convolutions, malloc otherwise.
-_ONEDNN_ALLOCATOR_ENV = "TF_ONEDNN_USE_SYSTEM_ALLOCATOR"
+# (TF_ONEDNN_USE_SYSTEM_ALLOCATOR unset or "0"), which the runner leaves as
+# it is.  Through malloc ("1") every big tensor is a fresh mmap that the
+# kernel faults in and zeroes.  VGG16 training at batch 16 on a 2-core Zen 4
+# through the CLI, malloc vs the pool: Winograd's convolutions 1.41 vs 2.91
+# img/s (one run each); direct ones 1.56 / 1.64 vs 1.94 / 1.88 img/s at
+# 3211 / 3228 vs 3351 / 3327 MiB peak RSS, bf16 3.08 / 3.07 vs 3.25 / 3.36
+# img/s at 3164 / 3118 vs 3436 / 3457 MiB (2 interleaved rounds each), where
+# model.fit peaked at 3900-4350 MiB.  (Before the dense layers' in-place
+# update, models/dense_grad.py, the pool cost ~900 MiB more.)
 
 
-def configure_onednn(mode, environ=None, machine=None, pool=False):
+def configure_onednn(mode, environ=None, machine=None):
     """Sets oneDNN's environment for a TensorFlow not yet imported; returns
     what TF_ENABLE_ONEDNN_OPTS is then ("1", "0" or None: TF's default).
 
@@ -82,9 +81,8 @@ def configure_onednn(mode, environ=None, machine=None, pool=False):
     turned on for x86-64 CPUs (TensorFlow's own default left it off on this
     project's AVX2 machines, where VGG16 training then ran 1.2x faster with it
     and models.gemm_grad's filter gradient; README "Speed on the CPU").
-    Other machines keep TensorFlow's default.  With oneDNN on, tensors come
-    from oneDNN's pool if ``pool``, else from malloc (a
-    TF_ONEDNN_USE_SYSTEM_ALLOCATOR the user set is kept).
+    Other machines keep TensorFlow's default.  The allocator stays
+    TensorFlow's (oneDNN's pool; see above).
     """
     environ = os.environ if environ is None else environ
     machine = machine or platform.machine()
@@ -93,8 +91,6 @@ def configure_onednn(mode, environ=None, machine=None, pool=False):
         environ[_ONEDNN_ENV] = "1"
     elif mode == "off":
         environ[_ONEDNN_ENV] = "0"
-    if environ.get(_ONEDNN_ENV) == "1":
-        environ.setdefault(_ONEDNN_ALLOCATOR_ENV, "0" if pool else "1")
     return environ.get(_ONEDNN_ENV)
 
 

@@ -61,14 +61,3 @@ def resolve_conv_algorithm(requested, *, device_kind, precision, xla,
     use = (device_kind == "cpu" and precision == "fp32" and not xla
            and data_format == "channels_last" and onednn)
     return "winograd" if use else "direct"
-
-
-def expects_winograd(config):
-    """Before TensorFlow starts (so before the device is known): whether
-    the run's CPU convolutions will be Winograd's under oneDNN, for the
-    allocator choice (machine.cpu.configure_onednn).  The CPU runs NHWC."""
-    device_kind = "gpu" if config.dist.device == "gpu" else "cpu"
-    return resolve_conv_algorithm(
-        config.model.conv_algorithm, device_kind=device_kind,
-        precision=config.model.precision, xla=config.loop.xla,
-        data_format="channels_last", onednn=True) == "winograd"
