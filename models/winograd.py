@@ -139,14 +139,14 @@ def _convolve(transformed_input, transformed_filter, height, width):
 
 # Why chunks: a layer's transformed tiles are 2.25x its input or output;
 # made whole they are the step's largest temporaries (231 MB at 112x112x128,
-# batch 16).  oneDNN's pool, which Winograd runs use (benchmarks/machine/
-# cpu.py says why), keeps every block it ever held, and the long-lived activations
-# are carved out of those big freed blocks, leaving holes.  Groups of whole
+# batch 16).  oneDNN's pool (the allocator; benchmarks/machine/cpu.py says
+# why) keeps every block it ever held, and the long-lived activations are
+# carved out of those big freed blocks, leaving holes.  Groups of whole
 # images, one after another, keep each temporary under CHUNK_BYTES: VGG16
 # fp32 training at batch 16 through the CLI peaked at 4100 MiB RSS unchunked
 # and 3628 / 3640 MiB chunked, at the same speed (3.14 vs 3.03 / 2.95 img/s,
-# one process each; the other two fixes of that change, forward's and
-# dense_grad's, in both).
+# one process each; dense_grad's in-place update in both, and all the
+# filter transforms made when their layers ran).
 CHUNK_BYTES = 32 << 20
 
 
@@ -190,8 +190,7 @@ def forward(x, kernel):
     # was held through the passes before its own: ~235 MB over VGG16's
     # forward layers, as much again for the backward's, most of it live at
     # the step's peak of memory in use.
-    with tf.control_dependencies([x]):
-        transformed_filter = _transformed_filter(kernel)
+    transformed_filter = _transformed_filter(kernel)
     rows = _padded_rows(x)
 
     def chunk(first, images, _):
@@ -207,7 +206,11 @@ def forward(x, kernel):
 def input_gradient(dy, kernel):
     """dL/dx: the same convolution of dy with the kernel rotated by 180
     degrees, its channels swapped."""
-    with tf.control_dependencies([dy]):  # not early: see forward
+    # Made when dy is: made early (they need the weights alone), each
+    # layer's flipped and transformed kernel was held through the whole
+    # forward pass (~235 MB over VGG16; 320 MiB of its training peak RSS).
+    # The forward's transforms stay free to run early, beside other work.
+    with tf.control_dependencies([dy]):
         flipped = tf.transpose(kernel[::-1, ::-1], [0, 1, 3, 2])
     return forward(dy, flipped)
 

@@ -176,13 +176,13 @@ def test_chunks_run_one_after_another(monkeypatch, pass_):
     assert not depends_on(gathers[0], gathers[1])
 
 
-def test_the_filter_transform_waits_for_the_input():
-    """G g G^T is made when its layer runs, not at the step's start (where
-    its only input, the kernel, is ready) to be held through the passes
-    before."""
+def test_the_input_gradients_kernel_waits_for_dy():
+    """The flipped kernel (and so its transform) is made in the backward
+    pass, not at the step's start (where its only input, the kernel, is
+    ready) to be held through the whole forward pass."""
     kernel = tf.ones((3, 3, 4, 4))
-    graph, matmuls = _ops(tf.function(lambda x: winograd.forward(x, kernel)),
-                          tf.TensorSpec([1, 8, 8, 4]), "MatMul")
-    (transform,) = [op for op in matmuls
-                    if op.inputs[0].shape == winograd.FILTER_T.shape]
-    assert depends_on(transform, graph.inputs[0].op)  # x
+    graph = tf.function(lambda dy: winograd.input_gradient(dy, kernel)) \
+        .get_concrete_function(tf.TensorSpec([1, 8, 8, 4])).graph
+    (flip,) = [op for op in graph.get_operations() if op.type == "Transpose"
+               and op.inputs[0].shape.rank == 4]
+    assert depends_on(flip, graph.inputs[0].op)  # dy
