@@ -186,10 +186,6 @@ def _check(x, kernel):
 
 def forward(x, kernel):
     """The convolution itself (no gradient of its own)."""
-    # Made when x is.  Made early (it needs the weights alone), each layer's
-    # was held through the passes before its own: ~235 MB over VGG16's
-    # forward layers, as much again for the backward's, most of it live at
-    # the step's peak of memory in use.
     transformed_filter = _transformed_filter(kernel)
     rows = _padded_rows(x)
 
