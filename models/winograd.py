@@ -23,12 +23,15 @@ transformed back with G.
 Numerics: the transforms' constants (1/4, 1/6, 1/24, 4, 5, 8) cost precision:
 in fp32 the outputs and both gradients agree with TensorFlow's convolution to
 within ~3e-5 of their largest magnitude on unit-normal data at VGG16's layer
-shapes; tests/test_winograd.py holds them to TOLERANCE.
+shapes; tests/test_winograd.py holds them to TOLERANCE.  The layer uses it
+only in float32: fp16's and bf16's 11- and 8-bit mantissas are short for the
+transforms' constants.  With bf16 products (the transforms in fp32) the
+forward erred by 0.10-0.13 of the output's largest magnitude at VGG16's
+56x56 .. 14x14 layers, against 3.4-4.3e-3 for bf16's direct convolution
+(README, "Speed on the CPU").
 
 Memory: each pass runs over chunks of whole images, one after another, so no
-temporary exceeds CHUNK_BYTES (why, at CHUNK_BYTES).  The layer uses it
-only in float32: fp16's and bf16's 11- and 8-bit mantissas are short for the
-transforms' constants (not measured).
+temporary exceeds CHUNK_BYTES (why, at CHUNK_BYTES).
 """
 
 import numpy as np
@@ -55,11 +58,21 @@ POINTS = TILE * TILE
 TOLERANCE = 1e-4
 
 
+def _tile_grid(height, width):
+    """Rows and columns of 4x4 output tiles covering an image."""
+    return -(-height // OUT), -(-width // OUT)
+
+
+def _tiles_per_image(height, width):
+    rows, cols = _tile_grid(height, width)
+    return rows * cols
+
+
 def tile_positions(height, width):
     """[36, tiles] pixel indices (row * width + col) of each tile's points
     into one image; -1 marks a point in the zero padding.  Tiles step by 4
     from (-1, -1), the "same" padding's corner, and cover the image."""
-    rows_of_tiles, cols_of_tiles = -(-height // OUT), -(-width // OUT)
+    rows_of_tiles, cols_of_tiles = _tile_grid(height, width)
     r = (np.arange(TILE)[:, None, None, None]
          + OUT * np.arange(rows_of_tiles)[None, None, :, None] - 1)
     c = (np.arange(TILE)[None, :, None, None]
@@ -93,7 +106,7 @@ def _tiles(rows, x_shape, first_image, images):
 def _untile(products, height, width):
     """[16, N * tiles, Co] output tiles back to the [N, H, W, Co] image."""
     channels = products.shape[-1]
-    tiles_h, tiles_w = -(-height // OUT), -(-width // OUT)
+    tiles_h, tiles_w = _tile_grid(height, width)
     y = tf.reshape(products, [OUT, OUT, -1, tiles_h, tiles_w, channels])
     y = tf.reshape(tf.transpose(y, [2, 3, 0, 4, 1, 5]),
                    [-1, OUT * tiles_h, OUT * tiles_w, channels])
@@ -106,7 +119,7 @@ def _retile(dy):
     """[N, H, W, Co] to its 4x4 output tiles [16, N * tiles, Co] (the
     adjoint of _untile)."""
     _, height, width, channels = dy.shape
-    tiles_h, tiles_w = -(-height // OUT), -(-width // OUT)
+    tiles_h, tiles_w = _tile_grid(height, width)
     if (OUT * tiles_h, OUT * tiles_w) != (height, width):
         dy = tf.pad(dy, [[0, 0], [0, OUT * tiles_h - height],
                          [0, OUT * tiles_w - width], [0, 0]])
@@ -157,7 +170,7 @@ def image_chunks(x_shape, channels):
     batch, height, width = x_shape[:3]
     if batch is None:
         return [(0, None)]
-    tiles = (-(-height // OUT)) * (-(-width // OUT))
+    tiles = _tiles_per_image(height, width)
     tile_bytes = POINTS * tiles * channels * 4  # float32: see the layer
     step = max(1, CHUNK_BYTES // tile_bytes)
     return [(first, min(step, batch - first)) for first in range(0, batch, step)]
@@ -202,13 +215,32 @@ def forward(x, kernel):
 def input_gradient(dy, kernel):
     """dL/dx: the same convolution of dy with the kernel rotated by 180
     degrees, its channels swapped."""
-    # Made when dy is: made early (they need the weights alone), each
-    # layer's flipped and transformed kernel was held through the whole
-    # forward pass (~235 MB over VGG16; 320 MiB of its training peak RSS).
-    # The forward's transforms stay free to run early, beside other work.
-    with tf.control_dependencies([dy]):
+    with tf.control_dependencies([dy] if defers_flipped_kernel(dy.shape)
+                                 else []):
         flipped = tf.transpose(kernel[::-1, ::-1], [0, 1, 3, 2])
     return forward(dy, flipped)
+
+
+# Why the input gradient's flipped kernel waits for dy: made early (it needs
+# the weights alone), each layer's flipped and transformed kernel was held
+# through the whole forward pass (~235 MB over VGG16; 320 MiB of its training
+# peak RSS at batch 16).  Waiting puts the filter transform on the backward
+# pass's critical path, where it costs 9 / tiles of the layer's 36 pointwise
+# products in FLOPs (more in time: it is memory-bound), so only layers with
+# many tiles wait.  At the demo's shape (vgg11_bn, 32x32, batch 32: 32-512
+# tiles), all of them waiting made training 0.93-0.95x as fast as none
+# (in-process, 12 interleaved blocks of 10 steps each, twice); waiting from
+# DEFER_MIN_TILES up, 1.02x.  VGG16 at 224x224, batch 16 has 256 tiles and
+# more in every Winograd layer.  The forward's transforms never wait.
+DEFER_MIN_TILES = 256
+
+
+def defers_flipped_kernel(dy_shape):
+    """Whether input_gradient's flipped kernel waits for dy [N, H, W, C]
+    (always when the batch size is not static)."""
+    batch, height, width = dy_shape[:3]
+    return (batch is None
+            or batch * _tiles_per_image(height, width) >= DEFER_MIN_TILES)
 
 
 def kernel_gradient(x, dy):
@@ -273,6 +305,18 @@ MIN_INPUT_CHANNELS = 16
 MAX_PIXELS = 112 * 112
 
 
+# An image smaller than one 4x4 output tile gains nothing: most of the
+# tile's 36 products per channel pair then fall on the padding (at 2x2 as
+# many as the direct convolution's 2x2x9 multiply-adds), and the transforms
+# come on top.  In-process, 12 interleaved blocks of steps each (vgg11_bn,
+# batch 32): at 32x32, leaving the two 2x2 layers to the direct convolution
+# made training 1.24x as fast as the last stop's code; leaving the 4x4 ones
+# too, 1.24x (no gain); the 8x8 ones too, 1.18x.  At 48x48, Winograd's 3x3
+# layers made it 0.90x as fast as the direct convolution there.
+MIN_SIDE = OUT
+
+
 def pays_off(height, width, in_channels, out_channels):
     """Whether a 3x3 stride-1 layer of this shape is computed by F(4x4, 3x3)."""
-    return in_channels >= MIN_INPUT_CHANNELS and height * width <= MAX_PIXELS
+    return (in_channels >= MIN_INPUT_CHANNELS and height * width <= MAX_PIXELS
+            and min(height, width) >= MIN_SIDE)

@@ -81,9 +81,10 @@ def test_refuses_other_kernels():
 
 
 @pytest.mark.parametrize("height,in_channels,want", [
-    (112, 64, True), (56, 256, True), (14, 512, True), (2, 512, True),
+    (112, 64, True), (56, 256, True), (14, 512, True), (4, 512, True),
     (224, 64, False),  # the transforms' memory traffic outweighs the FLOPs
     (112, 3, False),   # the image's 3 channels: thin matmuls
+    (3, 512, False), (2, 512, False),  # smaller than one output tile
 ])
 def test_which_layers_pay(height, in_channels, want):
     assert winograd.pays_off(height, height, in_channels, 64) is want
@@ -92,7 +93,9 @@ def test_which_layers_pay(height, in_channels, want):
 def test_the_winograd_model_trains_as_the_native_one():
     model = assert_trains_as_the_native_model("vgg11", 4,
                                               conv_algorithm="winograd")
-    # At 32x32 every convolution but the first (3 channels) is Winograd's.
+    # At 32x32 every convolution is a WinogradConv2D; those of 4x4 to 16x16
+    # compute by Winograd's algorithm (the first has 3 channels, the last
+    # two are 2x2).
     assert sum(isinstance(layer, WinogradConv2D) for layer in model.layers) == 8
 
 
@@ -175,13 +178,17 @@ def test_chunks_run_one_after_another(monkeypatch, pass_):
     assert not depends_on(gathers[0], gathers[1])
 
 
-def test_the_input_gradients_kernel_waits_for_dy():
-    """The flipped kernel (and so its transform) is made in the backward
-    pass, not at the step's start (where its only input, the kernel, is
-    ready) to be held through the whole forward pass."""
+@pytest.mark.parametrize("batch,waits", [
+    (64, True), (None, True),  # 8x8: 4 tiles an image, 256 in all
+    (63, False),  # 252 tiles: the transform would cost too much time there
+])
+def test_the_input_gradients_kernel_waits_for_dy(batch, waits):
+    """With many tiles the flipped kernel (and so its transform) is made in
+    the backward pass, not at the step's start (where its only input, the
+    kernel, is ready) to be held through the whole forward pass."""
     kernel = tf.ones((3, 3, 4, 4))
     graph = tf.function(lambda dy: winograd.input_gradient(dy, kernel)) \
-        .get_concrete_function(tf.TensorSpec([1, 8, 8, 4])).graph
+        .get_concrete_function(tf.TensorSpec([batch, 8, 8, 4])).graph
     (flip,) = [op for op in graph.get_operations() if op.type == "Transpose"
                and op.inputs[0].shape.rank == 4]
-    assert depends_on(flip, graph.inputs[0].op)  # dy
+    assert depends_on(flip, graph.inputs[0].op) is waits  # dy

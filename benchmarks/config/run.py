@@ -79,7 +79,7 @@ class ModelConfig:
         "auto", CONV_ALGORITHMS, "How the 3x3 convolutions are computed: "
         "directly (direct; the filter gradient as --conv_filter_gradient "
         "says), or by Winograd's F(4x4, 3x3), 4x fewer multiplications, in "
-        "the fp32 layers of 112x112 and smaller (winograd); auto: winograd "
+        "the fp32 layers of 4x4 to 112x112 (winograd); auto: winograd "
         "for fp32 on the CPU under oneDNN.")
 
     def __post_init__(self):
