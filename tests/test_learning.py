@@ -46,4 +46,4 @@ def test_demo_run_learns_and_stops_at_the_target(tmp_path):
     assert final["train.stopped_at_target"] is True
     assert final["eval.top1"] >= 0.3
     assert final["train.step"] < 360  # stopped before the planned end
-    assert "Reached top-1" in run.stdout
+    assert "Stopping, as eval accuracy at least 0.3 was reached" in run.stdout
