@@ -20,7 +20,7 @@ def benchmark_summary(mode, setup, meter, last, *, device_peak=None,
     fraction = peak.fraction_of_peak(summary["tflops"], device_peak, devices)
     if fraction is not None:
         summary["peak_fraction"] = fraction
-    hardware = peak.fraction_of_blas_peak(summary["tflops"], device_peak,
+    hardware = peak.fraction_of_hardware_peak(summary["tflops"], device_peak,
                                           placement.num_workers)
     if hardware is not None:
         summary["hw_peak_fraction"] = hardware

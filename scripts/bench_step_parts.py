@@ -3,14 +3,15 @@
 
 For each VGG16 convolution and dense layer at --batch_size (default 16): the
 forward pass, the input gradient and the filter gradient (as the model
-computes it) in GFLOP/s and as a fraction of the BLAS peak (numpy's fp32
-matmul, measured in the same process), and the milliseconds of each per
+computes it) in GFLOP/s and as a fraction of the CPU's fp32 peak (the
+better of numpy's and TensorFlow's fp32 matmuls, measured in the same
+process), and the milliseconds of each per
 step; then the ReLU/bias gradients, the max pools, the loss, the optimizer's
 update and the host between steps.  The parts' sum is set against the
 harness's own mean ms/step on the same settings, run in turn with the parts
 (A B A B ...; synthetic data, momentum, no dropout or weight decay, as
 scripts/bench_vs_keras_fit.py runs it), and the harness's fraction of its
-own BLAS probe is shown.  Every part is the best of its calls; the harness
+own probe of that peak is shown.  Every part is the best of its calls; the harness
 figure is a mean over timed steps.
 
     python scripts/bench_step_parts.py [--batch_size=16] [--rounds=1]
@@ -73,7 +74,7 @@ def _best(runs):
     return runs[0]
 
 
-def _layer_row(label, count, flops, times, blas_gflops):
+def _layer_row(label, count, flops, times, peak_gflops):
     """One table line; returns (line, seconds per step of the layers)."""
     cells, total = [], 0.0
     for name in PASSES:
@@ -82,7 +83,7 @@ def _layer_row(label, count, flops, times, blas_gflops):
             cells.append(f"{'-':>8}{'':>6}")
             continue
         rate = flops / seconds / 1e9
-        cells.append(f"{rate:8.1f}{rate / blas_gflops:6.2f}")
+        cells.append(f"{rate:8.1f}{rate / peak_gflops:6.2f}")
         total += seconds
     total += times["relu_bias_grad"]
     return (f"{label:<22}{count:>3}" + "".join(cells) +
@@ -91,13 +92,13 @@ def _layer_row(label, count, flops, times, blas_gflops):
 
 
 def _table(parts, batch_size):
-    blas = parts["blas_tflops"] * 1e3
+    peak = parts["hw_tflops"] * 1e3
     print(f"VGG16 fp32 training step, batch {batch_size}, oneDNN "
-          f"{'on' if parts['onednn'] else 'off'}; BLAS peak (numpy fp32 "
-          f"matmul) {blas:.1f} GFLOP/s; filter gradient "
+          f"{'on' if parts['onednn'] else 'off'}; the CPU's fp32 peak "
+          f"({parts['hw_source']}) {peak:.1f} GFLOP/s; filter gradient "
           f"{parts['filter_gradient']}, dense input gradient "
           f"{parts['dense_gradient']}, convolutions {parts['conv_algorithm']}")
-    print("GFLOP/s of each pass and its fraction of the BLAS peak; ms per "
+    print("GFLOP/s of each pass and its fraction of that peak; ms per "
           "step of the ReLU and bias gradients and of the layers in all")
     print("(wino rows: the direct convolution's FLOPs over Winograd's time, "
           "which does 1/4 of the multiplications)")
@@ -111,12 +112,12 @@ def _table(parts, batch_size):
                 and winograd.pays_off(h, h, ci, co)):
             tag = "wino"
         line, seconds = _layer_row(f"conv {h}x{h} {ci}->{co} {tag}", count,
-                                   layer_flops(batch_size, h, ci, co), times, blas)
+                                   layer_flops(batch_size, h, ci, co), times, peak)
         print(line)
         total += seconds
     for n_in, n_out, times in parts["dense"]:
         line, seconds = _layer_row(f"dense {n_in}->{n_out}", 1,
-                                   2 * batch_size * n_in * n_out, times, blas)
+                                   2 * batch_size * n_in * n_out, times, peak)
         print(line)
         total += seconds
     others = (("max pools, forward", parts["pools"]["forward"]),
@@ -176,7 +177,7 @@ def main():
           " 10%)")
     fractions = [h.get("train.hw_peak_fraction") for h in harness]
     if all(f is not None for f in fractions):
-        print("harness fraction of its own BLAS probe: " +
+        print("harness fraction of its own fp32 peak probe: " +
               ", ".join(f"{f:.3f}" for f in fractions))
 
 

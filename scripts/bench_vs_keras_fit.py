@@ -133,7 +133,7 @@ def _run_case(args, case):
         f"harness {max(rss['harness']):.0f} / keras {max(rss['keras']):.0f} MiB"
         f"  harness TFLOP/s {benchtools.median([t for t, _, _ in tflops]):.4f}"
         + (f" = {benchtools.median(peak):.2f} of the conv peak" if peak else "")
-        + (f", {benchtools.median(hardware):.2f} of the BLAS peak"
+        + (f", {benchtools.median(hardware):.2f} of the CPU's fp32 peak"
            if hardware else "")]
     if args.keras_onednn:
         other = med["keras_onednn"]

@@ -137,9 +137,14 @@ def test_measure_peak_reports_the_fraction_of_the_conv_probe(tmp_path):
     assert params["peak.blas_tflops"] > 0
     assert params["peak.blas_matmul_size"] == 4096
     assert params["peak.blas_library"]
+    assert params["peak.blas_coretype"] == os.environ.get(
+        "OPENBLAS_CORETYPE", "unset (OpenBLAS picks the CPU's kernels)")
+    # The hardware's peak: the better of the BLAS's and TensorFlow's matmul.
+    assert params["peak.hw_tflops"] == max(params["peak.blas_tflops"],
+                                           params["peak.matmul_tflops"])
     assert final["train.hw_peak_fraction"] == pytest.approx(
-        final["train.tflops"] / params["peak.blas_tflops"])
-    assert ("fraction of the CPU's BLAS peak (numpy fp32 matmul): "
+        final["train.tflops"] / params["peak.hw_tflops"])
+    assert ("fraction of the CPU's fp32 peak (its best fp32 matmul): "
             f"{final['train.hw_peak_fraction']:.2f}") in stream.getvalue()
     # The CPU's features are in the same PARAMETER entry.
     flags = cpu.cpu_flags()
@@ -165,16 +170,34 @@ def test_blas_probe_is_flops_over_time_of_numpy_matmul(monkeypatch):
     clock = iter([0.0, 2.0, 10.0, 10.5, 20.0, 21.0])  # 2 s, 0.5 s, 1 s
     monkeypatch.setattr(peak.time, "perf_counter", lambda: next(clock))
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
     blas = peak.measure_blas_peak(size=64, repeats=3)
     assert blas.tflops == pytest.approx(2 * 64 ** 3 / 0.5 / 1e12)
     assert blas.threads.startswith("OPENBLAS_NUM_THREADS=1")
+    assert blas.coretype == "Haswell"
     ran = peak.Peak(0.2, "measured: 3x3 conv probe", blas=blas)
-    assert ran.as_metrics()["peak.blas_tflops"] == blas.tflops
+    metrics = ran.as_metrics()
+    assert metrics["peak.blas_tflops"] == metrics["peak.hw_tflops"] == blas.tflops
+    assert metrics["peak.blas_coretype"] == "Haswell"
+    assert metrics["peak.hw_source"].startswith("numpy's fp32 matmul")
     # Counted once per worker (one CPU each); none without the probe.
-    assert peak.fraction_of_blas_peak(blas.tflops, ran, workers=2) == \
+    assert peak.fraction_of_hardware_peak(blas.tflops, ran, workers=2) == \
         pytest.approx(0.5)
-    assert peak.fraction_of_blas_peak(1.0, peak.Peak(0.2, "x"), 1) is None
-    assert peak.fraction_of_blas_peak(1.0, None, 1) is None
+    assert peak.fraction_of_hardware_peak(1.0, peak.Peak(0.2, "x"), 1) is None
+    assert peak.fraction_of_hardware_peak(1.0, None, 1) is None
+
+
+def test_the_hardware_peak_is_the_better_matmul():
+    """A BLAS held back (here by OPENBLAS_CORETYPE on a wider CPU) does not
+    halve the hardware's peak: TensorFlow's fp32 matmul counts too."""
+    blas = peak.BlasPeak(0.2, "scipy-openblas", 4096, "unset", "Haswell")
+    faster_tf = peak.Peak(0.45, "x", matmul_tflops=0.4, blas=blas)
+    assert faster_tf.hardware() == (0.4, "TensorFlow's fp32 matmul")
+    assert peak.fraction_of_hardware_peak(0.6, faster_tf, 1) == \
+        pytest.approx(1.5)
+    slower_tf = peak.Peak(0.45, "x", matmul_tflops=0.1, blas=blas)
+    assert slower_tf.hardware()[0] == 0.2
+    assert peak.Peak(0.45, "x", matmul_tflops=0.4).hardware() is None
 
 
 def test_known_gpu_peaks_and_the_fraction():

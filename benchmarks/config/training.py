@@ -195,8 +195,8 @@ class LoopConfig:
     measure_peak: bool = boolean(  # probe the device's peak TFLOP/s first
         False, "Measure the device's peak TFLOP/s first (a matmul and a 3x3 "
         "conv probe in the run's precision; on a CPU in fp32 also numpy's "
-        "BLAS matmul, the hardware's own limit) and report the run's "
-        "fraction of each.")
+        "BLAS matmul, and the better of the two matmuls as the hardware's "
+        "own limit) and report the run's fraction of each.")
     print_training_accuracy: bool = boolean(
         False, "Compute and show top-1 on each training batch.")
     tf_random_seed: int = integer(1234, "Random seed.")

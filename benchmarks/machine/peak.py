@@ -7,7 +7,11 @@ conv probe's, the probe being VGG's own op at its best: a training run can
 approach it but not pass it by much.  That says how well the run uses
 TensorFlow's kernels, not the machine; on the CPU a third probe, numpy's
 fp32 matmul (the BLAS numpy was built with, OpenBLAS in its wheels), gives
-the hardware's own figure and the run's fraction of it.
+the hardware's own figure and the run's fraction of it.  That figure is the
+better of the BLAS's and TensorFlow's fp32 matmuls: each is a lower bound of
+what the CPU can do, and either can be held back (OPENBLAS_CORETYPE=Haswell,
+set on a Zen 5 here, ran numpy's sgemm at 204 GFLOP/s where OpenBLAS's own
+choice of kernels reached 383 and TensorFlow's matmul 401).
 """
 
 import math
@@ -49,7 +53,18 @@ class Peak:
             out["peak.conv3x3_tflops"] = self.conv3x3_tflops
         if self.blas is not None:
             out.update(self.blas.as_metrics())
+            out["peak.hw_tflops"], out["peak.hw_source"] = self.hardware()
         return out
+
+    def hardware(self):
+        """(TFLOP/s, source) of the CPU's fp32 peak: the better of the BLAS
+        probe and TensorFlow's matmul probe; None without the BLAS probe
+        (GPUs, and runs not in fp32, whose matmul probe is not fp32)."""
+        if self.blas is None:
+            return None
+        if self.matmul_tflops is not None and self.matmul_tflops > self.blas.tflops:
+            return self.matmul_tflops, "TensorFlow's fp32 matmul"
+        return self.blas.tflops, f"numpy's fp32 matmul ({self.blas.library})"
 
 
 @dataclass(frozen=True)
@@ -58,11 +73,13 @@ class BlasPeak:
     library: str      # the BLAS numpy calls, e.g. "scipy-openblas 0.3.29"
     size: int         # the square fp32 matmul's side
     threads: str      # what the environment asks of the BLAS, if anything
+    coretype: str     # OPENBLAS_CORETYPE: kernels forced on OpenBLAS, if any
 
     def as_metrics(self):
         return {"peak.blas_tflops": self.tflops, "peak.blas_library": self.library,
                 "peak.blas_matmul_size": self.size,
-                "peak.blas_threads": self.threads}
+                "peak.blas_threads": self.threads,
+                "peak.blas_coretype": self.coretype}
 
 
 def _blas_library():
@@ -88,8 +105,10 @@ def measure_blas_peak(size=4096, repeats=3):
         best = min(best, time.perf_counter() - start)
     threads = ", ".join(f"{name}={os.environ[name]}" for name in (
         "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if name in os.environ)
+    coretype = os.environ.get("OPENBLAS_CORETYPE",
+                              "unset (OpenBLAS picks the CPU's kernels)")
     return BlasPeak(2 * size ** 3 / best / 1e12, _blas_library(), size,
-                    threads or "unset (every core)")
+                    threads or "unset (every core)", coretype)
 
 
 def known_peak(device_name, precision):
@@ -168,11 +187,13 @@ def fraction_of_peak(tflops, peak, devices):
     return tflops / (peak.tflops * devices)
 
 
-def fraction_of_blas_peak(tflops, peak, workers):
-    """Achieved / the CPU's BLAS peak, once per worker (one CPU each)."""
-    if peak is None or peak.blas is None:
+def fraction_of_hardware_peak(tflops, peak, workers):
+    """Achieved / the CPU's fp32 peak (Peak.hardware), once per worker (one
+    CPU each)."""
+    hardware = None if peak is None else peak.hardware()
+    if hardware is None:
         return None
-    return tflops / (peak.blas.tflops * workers)
+    return tflops / (hardware[0] * workers)
 
 
 def resolve_peak(device_kind, device, device_name, precision, measure):

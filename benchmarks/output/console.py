@@ -126,8 +126,8 @@ def print_summary(s, stream=None, skipped=None):
     of_peak = f"  ({fraction:.2f} of the device peak)" if fraction else ""
     lines.append(f"achieved TFLOP/s: {s['tflops']:.4f}{of_peak}")
     if s.get("hw_peak_fraction") is not None:
-        lines.append(f"fraction of the CPU's BLAS peak (numpy fp32 matmul): "
-                     f"{s['hw_peak_fraction']:.2f}")
+        lines.append(f"fraction of the CPU's fp32 peak (its best fp32 "
+                     f"matmul): {s['hw_peak_fraction']:.2f}")
     if s.get("weights_sha256"):
         lines.append("weights sha256 (equal on every worker): "
                      f"{s['weights_sha256']}")

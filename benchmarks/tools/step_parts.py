@@ -194,7 +194,7 @@ def measure(batch_size, repeats, filter_gradient="native",
             dense_gradient="batch_matmul", conv_algorithm="direct"):
     import tensorflow as tf
     from benchmarks.machine.cpu import onednn_enabled
-    from benchmarks.machine.peak import measure_blas_peak
+    from benchmarks.machine.peak import measure_peak
     from models.vgg import GEMM_FORMS
     forms = GEMM_FORMS.get(filter_gradient, ())  # native: none
     convs = [[h, ci, co, count,
@@ -205,10 +205,11 @@ def measure(batch_size, repeats, filter_gradient="native",
                                         repeats, dense_gradient)]
              for n_in, n_out, relu in VGG16_DENSE]
     optimizer, params = _optimizer_seconds(tf, repeats)
+    hw_tflops, hw_source = measure_peak("/cpu:0", "fp32").hardware()
     return {"onednn": onednn_enabled(), "batch_size": batch_size,
             "filter_gradient": filter_gradient, "forms": list(forms),
             "dense_gradient": dense_gradient, "conv_algorithm": conv_algorithm,
-            "blas_tflops": measure_blas_peak().tflops, "convs": convs,
+            "hw_tflops": hw_tflops, "hw_source": hw_source, "convs": convs,
             "dense": dense, "pools": _pool_seconds(tf, batch_size, repeats),
             "loss": _loss_seconds(tf, batch_size, repeats),
             "optimizer": optimizer, "params": params,
