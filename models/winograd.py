@@ -300,7 +300,10 @@ def conv2d_same(x, kernel):
 # training with the 112x112 layers: 2.98 / 2.72 img/s, 4884 / 4823 MiB peak
 # RSS; without them 2.63 / 2.54 img/s, 4859 / 4700 MiB (two interleaved
 # runs each; one earlier pair showed 4179-4259 MiB without them, not seen
-# again).  The image's 3 channels make thin matmuls.
+# again).  The image's 3 channels make thin matmuls.  On a Zen 5 (full-width
+# AVX-512) the 112x112 64->128 layer was faster direct, 279 against 356 ms a
+# step, and every other Winograd layer faster by Winograd (one run of
+# scripts/bench_step_parts.py each way); left as it is.
 MIN_INPUT_CHANNELS = 16
 MAX_PIXELS = 112 * 112
 
