@@ -37,7 +37,7 @@ def test_the_clock_spans_the_steps_and_no_more_than_the_call(phase):
     if phase == "fit":
         data = tf.data.Dataset.from_tensors((x, y)).repeat()
         model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0,
-                  callbacks=[clock])
+                  shuffle=False, callbacks=[clock])
     else:
         data = tf.data.Dataset.from_tensors(x).repeat()
         model.predict(data, steps=steps, verbose=0, callbacks=[clock])
