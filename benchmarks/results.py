@@ -21,7 +21,7 @@ def benchmark_summary(mode, setup, meter, last, *, device_peak=None,
     if fraction is not None:
         summary["peak_fraction"] = fraction
     hardware = peak.fraction_of_hardware_peak(summary["tflops"], device_peak,
-                                          placement.num_workers)
+                                              placement.num_workers)
     if hardware is not None:
         summary["hw_peak_fraction"] = hardware
     if placement.num_workers > 1:

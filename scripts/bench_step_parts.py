@@ -5,14 +5,14 @@ For each VGG16 convolution and dense layer at --batch_size (default 16): the
 forward pass, the input gradient and the filter gradient (as the model
 computes it) in GFLOP/s and as a fraction of the CPU's fp32 peak (the
 better of numpy's and TensorFlow's fp32 matmuls, measured in the same
-process), and the milliseconds of each per
-step; then the ReLU/bias gradients, the max pools, the loss, the optimizer's
-update and the host between steps.  The parts' sum is set against the
-harness's own mean ms/step on the same settings, run in turn with the parts
-(A B A B ...; synthetic data, momentum, no dropout or weight decay, as
+process), and the milliseconds of each per step; then the ReLU/bias
+gradients, the max pools, the loss, the optimizer's update and the host
+between steps.  The parts' sum is set against the harness's own mean
+ms/step on the same settings, run in turn with the parts (A B A B ...;
+synthetic data, momentum, no dropout or weight decay, as
 scripts/bench_vs_keras_fit.py runs it), and the harness's fraction of its
-own probe of that peak is shown.  Every part is the best of its calls; the harness
-figure is a mean over timed steps.
+own probe of that peak is shown.  Every part is the best of its calls; the
+harness figure is a mean over timed steps.
 
     python scripts/bench_step_parts.py [--batch_size=16] [--rounds=1]
         [--steps=3] [--warmup_steps=1]

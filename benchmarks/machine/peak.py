@@ -62,7 +62,8 @@ class Peak:
         (GPUs, and runs not in fp32, whose matmul probe is not fp32)."""
         if self.blas is None:
             return None
-        if self.matmul_tflops is not None and self.matmul_tflops > self.blas.tflops:
+        if (self.matmul_tflops is not None
+                and self.matmul_tflops > self.blas.tflops):
             return self.matmul_tflops, "TensorFlow's fp32 matmul"
         return self.blas.tflops, f"numpy's fp32 matmul ({self.blas.library})"
 
