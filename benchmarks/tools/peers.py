@@ -77,10 +77,13 @@ def keras_throughput(*, batch_size, steps, warmup_steps, image_size=224,
                       loss=keras.losses.SparseCategoricalCrossentropy(
                           from_logits=True))
         data = tf.data.Dataset.from_tensors((images, labels)).repeat()
-        model.fit(data, epochs=1, steps_per_epoch=warmup_steps, verbose=0)
+        # shuffle=False: Keras ignores shuffling for a tf.data input (and
+        # warns if asked to).
+        model.fit(data, epochs=1, steps_per_epoch=warmup_steps, verbose=0,
+                  shuffle=False)
         start = time.perf_counter()
         model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0,
-                  callbacks=[clock])
+                  shuffle=False, callbacks=[clock])
     call_seconds = time.perf_counter() - start
     seconds = clock.seconds()
     return {"ips": steps * batch_size / seconds, "seconds": seconds,
