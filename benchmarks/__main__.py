@@ -33,6 +33,12 @@ def _main(argv):
               "written --name=value", 2)
     # TF's Python INFO lines (one per checkpoint write) would bury the log.
     absl_logging.set_verbosity(absl_logging.WARNING)
+    if absl_flags.FLAGS.self_check:
+        with quiet_start(_QUIET):  # TensorFlow's import and device discovery
+            import tensorflow as tf
+            tf.config.list_physical_devices()
+        from benchmarks import self_check
+        sys.exit(self_check.main())
     try:
         config = flags.to_config(absl_flags.FLAGS, sys.argv)
         if config.log.flush_stdout:

@@ -13,6 +13,7 @@ from absl import flags as absl_flags
 
 from benchmarks import compat
 from benchmarks.config import RunConfig, all_settings
+from benchmarks.config.settings import Flag
 from benchmarks.errors import UsageError
 
 _DEFINE = {
@@ -24,9 +25,21 @@ _DEFINE = {
 }
 
 
+# Flags that ask for something other than a run; __main__ acts on them
+# before a RunConfig is built.
+ACTION_FLAGS = (
+    Flag("self_check", "boolean", False, "Print what a run on this machine "
+         "would use (TensorFlow build, GPUs and their peaks, CPU, oneDNN, "
+         "XLA) and what would spoil its figures, then exit: 1 when a run "
+         "could not use the machine's GPUs, else 0."),
+)
+
+
 def all_flags():
-    """Every flag the runner defines (config settings, then compat flags)."""
-    return [s.flag for s in all_settings()] + [c.flag for c in compat.FLAGS]
+    """Every flag the runner defines (config settings, compat flags, then
+    the action flags)."""
+    return ([s.flag for s in all_settings()] + [c.flag for c in compat.FLAGS]
+            + list(ACTION_FLAGS))
 
 
 def _define(flag, fv):

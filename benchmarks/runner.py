@@ -245,6 +245,13 @@ class _Benchmark:
         extra = {"warmup_steps": self.num_warmup}
         if self.device_peak is not None:
             extra.update(self.device_peak.as_metrics())
+        elif self.mode.wants_peak:
+            note = peak.missing_peak_note(
+                setup.placement.device_kind, setup.device_name,
+                config.model.precision)
+            if note:
+                extra["peak.source"] = note
+                print(f"NOTE: {note}", file=self.stream)
         if plan:
             extra.update(plan.log_entries())
         self.logger.log("PARAMETER", run_setup.parameters(

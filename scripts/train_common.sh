@@ -17,13 +17,6 @@ vgg_python() {
     else echo python3; fi
 }
 
-# GPUs TensorFlow can see (not assumed from the hardware).
-vgg_count_gpus() {
-    TF_CPP_MIN_LOG_LEVEL=3 "$1" -c \
-        'import tensorflow as tf; print(len(tf.config.list_physical_devices("GPU")))' \
-        2>/dev/null | tail -n 1
-}
-
 VGG_NOTES=()  # printed at the top of the log
 
 vgg_note() { VGG_NOTES+=("NOTE: $*"); }
@@ -41,24 +34,21 @@ vgg_data_args() {
     fi
 }
 
-# Sets VGG_DEVICE_ARGS from the GPUs TensorFlow sees; at most $2 of them
-# ("all" for every one).  Sets VGG_GPUS to the number used (0: the CPU).
+# Sets VGG_DEVICE_ARGS from the GPUs TensorFlow sees (not assumed from the
+# hardware); at most $2 of them ("all" for every one).  Sets VGG_GPUS to the
+# number used (0: the CPU).  The choice is benchmarks/machine/gpus.py's.
 vgg_device_args() {
-    local python="$1" want="$2" found
-    found="$(vgg_count_gpus "$python")"
-    [[ "$found" =~ ^[0-9]+$ ]] || found=0
-    if [ "$found" -eq 0 ]; then
-        vgg_note "TensorFlow sees no GPU; running on the CPU"
+    local python="$1" want="$2" plan
+    plan="$(cd "$(vgg_repo_dir)" && TF_CPP_MIN_LOG_LEVEL=3 "$python" -m \
+        benchmarks.machine.gpus --want="$want" --batch_size="${BATCH_SIZE:-32}" \
+        2>/dev/null)"
+    if [ -z "$plan" ]; then
+        vgg_note "TensorFlow could not be asked for GPUs; running on the CPU"
         VGG_GPUS=0
         VGG_DEVICE_ARGS=(--device=cpu)
         return
     fi
-    VGG_GPUS=$found
-    if [ "$want" != all ] && [ "$want" -lt "$found" ]; then VGG_GPUS=$want; fi
-    VGG_DEVICE_ARGS=(--num_gpus="$VGG_GPUS")
-    [ "$VGG_GPUS" -gt 1 ] && VGG_DEVICE_ARGS+=(--all_reduce_spec=nccl)
-    vgg_note "TensorFlow sees $found GPU(s); using $VGG_GPUS," \
-             "global batch $(( ${BATCH_SIZE:-32} * VGG_GPUS ))"
+    eval "$plan"
 }
 
 # Translates run-script conveniences into runner flags: --epoch N -> --num_epochs=N.

@@ -19,6 +19,7 @@ import tensorflow as tf
 from benchmarks.distribute.cluster import (Cluster, JoinWatchdog,
                                            configure_cluster)
 from benchmarks.errors import UsageError
+from benchmarks.machine.gpus import default_all_reduce, default_device_kind
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def _cross_device_ops(spec, device_kind, devices, num_packs=0):
     """The all-reduce for MirroredStrategy, by tf_cnn_benchmarks' spec name;
     ``num_packs`` (--gradient_repacking) for NCCL and hierarchical copy."""
     if spec is None:
-        spec = "nccl" if device_kind == "gpu" else "pscpu"
+        spec = default_all_reduce(device_kind)
     if spec in ("nccl", "hierarchical_copy") and device_kind != "gpu":
         raise UsageError(f"--all_reduce_spec={spec} needs GPUs; on CPU devices "
                          "use pscpu")
@@ -173,7 +174,8 @@ def build_strategy(dist, cluster=None):
         devices = tuple(d.name for d in logical[:dist.num_cpu_devices])
         kind = "cpu"
     else:
-        kind = dist.device or ("gpu" if gpus or dist.num_gpus > 1 else "cpu")
+        kind = dist.device or ("gpu" if dist.num_gpus > 1
+                               else default_device_kind(gpus))
         if kind == "cpu":
             devices = ("/cpu:0",)
         else:

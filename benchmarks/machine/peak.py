@@ -23,16 +23,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
-# Dense (no sparsity) tensor throughput from NVIDIA's datasheets, TFLOP/s per
-# GPU, by a substring of the device name.  fp32 on Ampere and later is TF32,
-# which TensorFlow uses for fp32 matmuls and convolutions by default.
-KNOWN_GPU_PEAKS = {
-    "H100 SXM": {"fp32": 494.7, "bf16": 989.4, "fp16": 989.4},
-    "H100 PCIe": {"fp32": 378.0, "bf16": 756.0, "fp16": 756.0},
-    "A100": {"fp32": 156.0, "bf16": 312.0, "fp16": 312.0},
-    "V100": {"fp32": 15.7, "fp16": 125.0},
-    "T4": {"fp32": 8.1, "fp16": 65.0},
-}
+from benchmarks.machine import gpu_peaks
 
 _DTYPES = {"fp32": tf.float32, "bf16": tf.bfloat16, "fp16": tf.float16}
 
@@ -113,11 +104,22 @@ def measure_blas_peak(size=4096, repeats=3):
 
 
 def known_peak(device_name, precision):
-    """The datasheet peak of a GPU by name, or None."""
-    for key, peaks in KNOWN_GPU_PEAKS.items():
-        if key in device_name and precision in peaks:
-            return Peak(peaks[precision], f"datasheet: {key} {precision}")
-    return None
+    """The datasheet peak of a GPU by the name TensorFlow reports, or None
+    (machine/gpu_peaks.py)."""
+    found = gpu_peaks.lookup(device_name, precision)
+    return None if found.tflops is None else Peak(found.tflops, found.source)
+
+
+def missing_peak_note(device_kind, device_name, precision):
+    """Why a GPU run reports no fraction of peak, for the log; None where a
+    datasheet figure is known, and on the CPU (which has no datasheet)."""
+    if device_kind != "gpu":
+        return None
+    found = gpu_peaks.lookup(device_name, precision)
+    if found.tflops is not None:
+        return None
+    return (f"{found.source}; no fraction of peak is reported "
+            "(--measure_peak measures one)")
 
 
 def _rate(fn, args, flops_per_call, *, repeats, target_seconds):
