@@ -1,4 +1,5 @@
-"""Entry point: ``python -m benchmarks [flags]`` or ``vggbench [flags]``.
+"""Entry point: ``python -m benchmarks [flags]`` or ``vggbench [flags]``
+(``--help`` lists the flags most runs set; ``--helpfull`` every one).
 
 absl parses the flags (``--flagfile`` included) once; they become a frozen
 RunConfig and nothing below reads them again.  Errors a user can cause end the
@@ -84,8 +85,16 @@ def _fail(message, code, immediately=False):
     sys.exit(code)
 
 
+HELP_WORDS = ("--help", "-help", "-h", "-?")
+
+
 def _parse_flags(argv):
-    """absl.app's flag parsing, with its errors as our one line, exit 2."""
+    """absl.app's flag parsing, with its errors as our one line, exit 2;
+    --help is ours (the flags most runs set), --helpfull absl's (all)."""
+    if any(arg in HELP_WORDS for arg in argv[1:]):
+        from benchmarks.usage import help_text
+        print(help_text())
+        sys.exit(0)
     try:
         return flags.parse_command_line(absl_flags.FLAGS, argv)
     except VggbenchError as e:
@@ -93,6 +102,13 @@ def _parse_flags(argv):
 
 
 def main():
+    # absl's --helpfull opens with the main module's docstring: give it the
+    # user's usage text, not this module's notes (a console script's
+    # __main__ has none of its own).
+    from benchmarks.usage import USAGE
+    sys.modules["__main__"].__doc__ = (
+        f"{USAGE}\nEvery flag, by the module that declares it (docs/flags.md "
+        "has them by section):")
     app.run(_main, flags_parser=_parse_flags)
 
 

@@ -169,6 +169,63 @@ FLAGS = (
 _BY_NAME = {c.flag.name: c for c in FLAGS}
 
 
+# Every flag tf_cnn_benchmarks declares (scripts/tf_cnn_benchmarks/
+# benchmark_cnn.py and the modules it imports flags from), by name: each is
+# defined here, as a config field or in FLAGS, with its kind (kind_of).
+TF_CNN_BENCHMARKS_FLAG_NAMES = (
+    "adam_beta1", "adam_beta2", "adam_epsilon",
+    "agg_small_grads_max_bytes", "agg_small_grads_max_group",
+    "all_reduce_spec", "allow_growth", "allreduce_merge_scope",
+    "autotune_threshold", "backbone_model_path", "batch_group_size",
+    "batch_size", "batchnorm_persistent", "benchmark_log_dir",
+    "benchmark_test_id", "collect_eval_results_async",
+    "compact_gradient_transfer", "compute_lr_on_cpu", "controller_host",
+    "cross_replica_sync", "data_dir", "data_format", "data_name",
+    "datasets_num_private_threads",
+    "datasets_parallel_interleave_cycle_length",
+    "datasets_parallel_interleave_prefetch",
+    "datasets_prefetch_buffer_size", "datasets_repeat_cached_sample",
+    "datasets_sloppy_parallel_interleave", "datasets_use_caching",
+    "datasets_use_prefetch", "debugger", "device", "display_every",
+    "display_perf_ewma", "distort_color_in_yiq", "distortions",
+    "enable_optimizations", "eval", "eval_batch_size", "eval_dir",
+    "eval_during_training_at_specified_epochs",
+    "eval_during_training_at_specified_steps",
+    "eval_during_training_every_n_epochs",
+    "eval_during_training_every_n_steps", "eval_interval_secs",
+    "force_gpu_compatible", "forward_only", "fp16_enable_auto_loss_scale",
+    "fp16_inc_loss_scale_every_n", "fp16_loss_scale", "fp16_vars",
+    "freeze_when_forward_only", "fuse_decode_and_crop", "gpu_indices",
+    "gpu_kt_max_bytes", "gpu_kt_max_interval", "gpu_kt_max_pending",
+    "gpu_memory_frac_for_testing", "gpu_thread_mode", "gradient_clip",
+    "gradient_repacking", "graph_file", "hierarchical_copy",
+    "horovod_device", "init_learning_rate", "input_preprocessor",
+    "job_name", "kmp_affinity", "kmp_blocktime", "kmp_settings",
+    "learning_rate_decay_factor", "local_parameter_device",
+    "loss_type_to_report", "max_ckpts_to_keep", "minimum_learning_rate",
+    "mkl", "ml_perf", "model", "momentum",
+    "multi_device_iterator_max_buffer_size", "network_topology",
+    "num_batches", "num_epochs", "num_epochs_per_decay",
+    "num_eval_batches", "num_eval_epochs", "num_gpus", "num_inter_threads",
+    "num_intra_threads", "num_learning_rate_warmup_epochs",
+    "num_warmup_batches", "optimizer", "partitioned_graph_file_prefix",
+    "per_gpu_thread_count", "piecewise_learning_rate_schedule",
+    "print_training_accuracy", "ps_hosts", "resize_method",
+    "resnet_base_lr", "rewriter_config", "rmsprop_decay",
+    "rmsprop_epsilon", "rmsprop_momentum", "save_model_secs",
+    "save_model_steps", "save_summaries_steps", "server_protocol",
+    "single_l2_loss_op", "sparse_to_dense_grads", "staged_vars",
+    "stop_at_top_1_accuracy", "summary_verbosity", "sync_on_finish",
+    "task_index", "tf_random_seed", "tfprof_file", "timestamped_allocator",
+    "trace_file", "train_dir", "trt_max_workspace_size_bytes", "trt_mode",
+    "use_chrome_trace_format", "use_datasets", "use_fp16",
+    "use_numa_affinity", "use_python32_barrier", "use_resource_vars",
+    "use_tf_layers", "use_unified_memory", "variable_consistency",
+    "variable_update", "weight_decay", "winograd_nonfused", "worker_hosts",
+    "xla", "xla_compile",
+)
+
+
 def kind_of(name):
     """The kind of a flag (config fields are all built)."""
     return _BY_NAME[name].kind if name in _BY_NAME else BUILT
