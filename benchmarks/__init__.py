@@ -2,5 +2,5 @@
 
 Run it with ``python -m benchmarks [flags]`` (or the ``vggbench`` console
 script).  The flow is one way: flags -> RunConfig -> builders -> loop ->
-ThroughputMeter -> Logger; see README.md.
+ThroughputMeter -> Logger; see docs/ARCHITECTURE.md.
 """

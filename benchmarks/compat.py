@@ -297,8 +297,7 @@ def _devices(given, values):
     elif update == "parameter_server" or device == "cpu":
         # tf_cnn_benchmarks reduced on the parameter device; replicated with
         # --local_parameter_device=cpu reduced on the CPU too.  (On GPUs
-        # replicated's default here is NCCL: README, "Where vggbench
-        # differs".)
+        # replicated's default here is NCCL: docs/tf_cnn_benchmarks.md.)
         values["dist.all_reduce_spec"] = "ps" + device
 
 

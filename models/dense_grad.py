@@ -2,12 +2,12 @@
 
 Why: with oneDNN on, TensorFlow's CPU MatMul with a transposed second
 operand is slow at VGG's big fully connected layers, and that is exactly the
-input gradient of ``y = x @ W``: ``dx = dy @ W^T``.  On the 2-core Zen 4
-development machine (fp32, batch 16) it took 163-173 ms at fc1 (25088 x
-4096) and ~50 ms at fc2 (4096 x 4096), against 30-46 ms and ~10 ms for the
-same product as BatchMatMulV2 with ``adj_y`` (oneDNN's batched matmul reads
-W^T in place).  Not at the 4096 x 1000 classifier (3.6 against 4.6 ms), nor
-in bf16, where MatMul's kernel is already as fast (25 against 37 ms at fc1).
+input gradient of ``y = x @ W``: ``dx = dy @ W^T``.  In fp32 it was several
+times slower at fc1 (25088 x 4096) and fc2 (4096 x 4096) than the same
+product as BatchMatMulV2 with ``adj_y`` (oneDNN's batched matmul reads W^T
+in place).  Not at the 4096 x 1000 classifier (there MatMul was faster),
+nor in bf16, where MatMul's kernel is already as fast.  The timings are in
+docs/performance.md.
 The filter gradient ``x^T dy`` and the forward product stay TensorFlow's
 MatMul: the batched forms were no clearer winners there.
 """

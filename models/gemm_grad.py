@@ -2,10 +2,10 @@
 
 Why: with oneDNN on (TF_ENABLE_ONEDNN_OPTS=1) TensorFlow's CPU forward
 convolution and input gradient are fast, but its filter gradient
-(_MklConv2DBackpropFilter, NHWC) is slow at VGG's wide early layers: 26-50
-GFLOP/s at 224x224x64 .. 56x56x256 on the 2-core AVX2 development machine,
-against 84-116 GFLOP/s for the same gradient written as below
-(scripts/bench_conv_layers.py; README "Speed on the CPU").
+(_MklConv2DBackpropFilter, NHWC) is slow at VGG's wide early layers on AVX2
+CPUs: several times slower at 224x224x64 .. 56x56x256 than the same
+gradient written as below (scripts/bench_conv_layers.py; the figures are in
+docs/performance.md).
 
 For a stride-1 "same" convolution with a kh x kw kernel, the filter gradient
 at kernel offset (dh, dw) is
@@ -31,22 +31,19 @@ import numpy as np
 import tensorflow as tf
 
 # Where the matmuls are used (oneDNN on, scripts/bench_conv_layers.py): not
-# with the image's 3 input channels (8.0-10.7 against 21.9-24.7 GFLOP/s at
-# 224x224x3); from 56x56 pixels up, where they won clearly (224x224x64: 83.7
-# against 25.9; 56x56x256: 103.5 against 45.5); not below, where runs
-# disagreed (28x28x512: 85.9 against 96.6 in one, 76.4 against 69.5 in
-# another) and VGG16's training peak RSS was 60-100 MiB lower with TF's kernel.
+# with the image's 3 input channels (TF's kernel was faster there); from
+# 56x56 pixels up, where they won clearly; not below, where runs disagreed
+# and VGG16's training peak RSS was lower with TF's kernel.  Figures:
+# docs/performance.md.
 MIN_INPUT_CHANNELS = 16
 MIN_PIXELS = 56 * 56
-# Below 56x56, the patches form (im2col_filter_gradient): at batch 16,
-# three interleaved rounds each, 28x28x256->512 149-158 GFLOP/s against
-# 115-121 for TF's kernel, 28x28x512 144-155 against 109-111, 14x14x512
-# 141-153 against 120-129; at 56x56 the row matmuls stay faster (132 against
-# 81-91).  Not measured below 14x14, so TF's kernel runs there.
+# Below 56x56, the patches form (im2col_filter_gradient): faster than TF's
+# kernel at 28x28 and 14x14 in interleaved rounds; at 56x56 the row matmuls
+# stay faster.  Not measured below 14x14, so TF's kernel runs there.
 MIN_IM2COL_PIXELS = 14 * 14
 # Images per matmul: as many as keep one chunk's patches near this size
-# (16-32 MB was fastest; the whole batch at once was slower and would hold
-# 9x the layer's input).
+# (chunks of this order were fastest; the whole batch at once was slower and
+# would hold 9x the layer's input).
 IM2COL_CHUNK_BYTES = 32 << 20
 FORMS = ("rows", "im2col")
 

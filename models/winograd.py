@@ -27,8 +27,7 @@ shapes; tests/test_winograd.py holds them to TOLERANCE.  The layer uses it
 only in float32: fp16's and bf16's 11- and 8-bit mantissas are short for the
 transforms' constants.  With bf16 products (the transforms in fp32) the
 forward erred by 0.10-0.13 of the output's largest magnitude at VGG16's
-56x56 .. 14x14 layers, against 3.4-4.3e-3 for bf16's direct convolution
-(README, "Speed on the CPU").
+56x56 .. 14x14 layers, against 3.4-4.3e-3 for bf16's direct convolution.
 
 Memory: each pass runs over chunks of whole images, one after another, so no
 temporary exceeds CHUNK_BYTES (why, at CHUNK_BYTES).
@@ -151,15 +150,13 @@ def _convolve(transformed_input, transformed_filter, height, width):
 
 
 # Why chunks: a layer's transformed tiles are 2.25x its input or output;
-# made whole they are the step's largest temporaries (231 MB at 112x112x128,
-# batch 16).  oneDNN's pool (the allocator; benchmarks/machine/cpu.py says
-# why) keeps every block it ever held, and the long-lived activations are
-# carved out of those big freed blocks, leaving holes.  Groups of whole
-# images, one after another, keep each temporary under CHUNK_BYTES: VGG16
-# fp32 training at batch 16 through the CLI peaked at 4100 MiB RSS unchunked
-# and 3628 / 3640 MiB chunked, at the same speed (3.14 vs 3.03 / 2.95 img/s,
-# one process each; dense_grad's in-place update in both, and all the
-# filter transforms made when their layers ran).
+# made whole they are the step's largest temporaries (2.25 x 4 bytes x
+# 16 x 112 x 112 x 128 = 231 MB at 112x112x128, batch 16).  oneDNN's pool
+# (the allocator; benchmarks/machine/cpu.py says why) keeps every block it
+# ever held, and the long-lived activations are carved out of those big
+# freed blocks, leaving holes.  Groups of whole images, one after another,
+# keep each temporary under CHUNK_BYTES: VGG16 fp32 training then peaked
+# clearly lower in RSS, at the same speed (docs/performance.md).
 CHUNK_BYTES = 32 << 20
 
 
@@ -223,15 +220,15 @@ def input_gradient(dy, kernel):
 
 # Why the input gradient's flipped kernel waits for dy: made early (it needs
 # the weights alone), each layer's flipped and transformed kernel was held
-# through the whole forward pass (~235 MB over VGG16; 320 MiB of its training
-# peak RSS at batch 16).  Waiting puts the filter transform on the backward
-# pass's critical path, where it costs 9 / tiles of the layer's 36 pointwise
-# products in FLOPs (more in time: it is memory-bound), so only layers with
-# many tiles wait.  At the demo's shape (vgg11_bn, 32x32, batch 32: 32-512
-# tiles), all of them waiting made training 0.93-0.95x as fast as none
-# (in-process, 12 interleaved blocks of 10 steps each, twice); waiting from
-# DEFER_MIN_TILES up, 1.02x.  VGG16 at 224x224, batch 16 has 256 tiles and
-# more in every Winograd layer.  The forward's transforms never wait.
+# through the whole forward pass (36/9 of the Winograd layers' weights,
+# ~235 MB over VGG16, most of which showed in its training peak RSS).
+# Waiting puts the filter transform on the backward pass's critical path,
+# where it costs 9 / tiles of the layer's 36 pointwise products in FLOPs
+# (more in time: it is memory-bound), so only layers with many tiles wait.
+# At the demo's shape (vgg11_bn, 32x32, batch 32: 32-512 tiles), all of them
+# waiting made training slower than none; waiting from DEFER_MIN_TILES up
+# was as fast (docs/performance.md).  VGG16 at 224x224, batch 16 has 256
+# tiles and more in every Winograd layer.  The forward's transforms never wait.
 DEFER_MIN_TILES = 256
 
 
@@ -292,18 +289,15 @@ def conv2d_same(x, kernel):
     return conv(x, tf.convert_to_tensor(kernel))
 
 
-# Which layers get it.  Per layer (fp32, batch 16, 2-core Zen 4, oneDNN's
-# pool allocator; forward + both gradients against TensorFlow's kernels):
-# 14x14x512 1.55x, 28x28x512 2.38x, 28x28 256->512 2.02x, 56x56x256 2.14x,
-# 56x56 128->256 1.73x, 112x112x128 1.59x, 112x112 64->128 1.30x, 224x224x64
-# 1.03x (whose transforms' memory traffic eats the FLOPs saved).  VGG16
-# training with the 112x112 layers: 2.98 / 2.72 img/s, 4884 / 4823 MiB peak
-# RSS; without them 2.63 / 2.54 img/s, 4859 / 4700 MiB (two interleaved
-# runs each; one earlier pair showed 4179-4259 MiB without them, not seen
-# again).  The image's 3 channels make thin matmuls.  On a Zen 5 (full-width
-# AVX-512) the 112x112 64->128 layer was faster direct, 279 against 356 ms a
-# step, and every other Winograd layer faster by Winograd (one run of
-# scripts/bench_step_parts.py each way); left as it is.
+# Which layers get it.  Per layer (fp32, oneDNN's pool allocator; forward +
+# both gradients against TensorFlow's kernels) Winograd won at every VGG16
+# shape from 14x14x512 to 112x112 64->128; at 224x224x64 it barely broke
+# even (its transforms' memory traffic eats the FLOPs saved).  VGG16
+# training with the 112x112 layers was faster than without them at about
+# the same peak RSS.  The image's 3 channels make thin matmuls.  On a CPU
+# with full-width AVX-512 the 112x112 64->128 layer was faster direct and
+# every other Winograd layer faster by Winograd (scripts/bench_step_parts.py);
+# left as it is.  The figures are in docs/performance.md.
 MIN_INPUT_CHANNELS = 16
 MAX_PIXELS = 112 * 112
 
@@ -311,11 +305,11 @@ MAX_PIXELS = 112 * 112
 # An image smaller than one 4x4 output tile gains nothing: most of the
 # tile's 36 products per channel pair then fall on the padding (at 2x2 as
 # many as the direct convolution's 2x2x9 multiply-adds), and the transforms
-# come on top.  In-process, 12 interleaved blocks of steps each (vgg11_bn,
-# batch 32): at 32x32, leaving the two 2x2 layers to the direct convolution
-# made training 1.24x as fast as the last stop's code; leaving the 4x4 ones
-# too, 1.24x (no gain); the 8x8 ones too, 1.18x.  At 48x48, Winograd's 3x3
-# layers made it 0.90x as fast as the direct convolution there.
+# come on top.  In-process, interleaved blocks of steps (vgg11_bn, batch
+# 32): at 32x32, leaving the 2x2 layers to the direct convolution made
+# training clearly faster; leaving the 4x4 ones too gained nothing more, and
+# the 8x8 ones too lost some.  At 48x48, Winograd's 3x3 layers were slower
+# than the direct convolution there (docs/performance.md).
 MIN_SIDE = OUT
 
 

@@ -5,7 +5,7 @@ tf_cnn_benchmarks runs unchanged but for its path,
     python scripts/tf_cnn_benchmarks.py --model=vgg16 --batch_size=64 ...
 
 (the installed ``tf_cnn_benchmarks`` command is the same).  Every
-tf_cnn_benchmarks flag is known; see README.md, "Flags".
+tf_cnn_benchmarks flag is known; see docs/flags.md.
 """
 
 import os

@@ -98,11 +98,11 @@ def build_train_loop(strategy, model, optimizer, *, global_batch, weight_decay,
         # grads.  None with one replica: its sum is the gradient itself, and
         # the all-reduce's gradient wrapper (an IdentityN over every
         # gradient) would hold each one until the last is made: fc1's alone
-        # is 392 MiB, kept through the whole backward pass of the
-        # convolutions (VGG16 at batch 16 in a bare loop with Keras' own
-        # all-reduce, which has the same wrapper: 3391 MiB peak in use with
-        # it, 3035 without, tf.config.experimental.get_memory_info; the
-        # CLI's peak RSS did not move, the pool's or malloc's).
+        # is 25088 x 4096 fp32 weights, kept through the whole backward pass
+        # of the convolutions (measured in a bare loop with Keras' own
+        # all-reduce, which has the same wrapper, by
+        # tf.config.experimental.get_memory_info; the CLI's peak RSS did not
+        # move; docs/performance.md has the figures).
         if num_replicas > 1:
             grads = tf.distribute.get_replica_context().all_reduce(SUM, grads)
         optimizer.apply(grads, variables)

@@ -64,13 +64,11 @@ _ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
 # With oneDNN on, TensorFlow's CPU tensors come from a pool of oneDNN's own
 # (TF_ONEDNN_USE_SYSTEM_ALLOCATOR unset or "0"), which the runner leaves as
 # it is.  Through malloc ("1") every big tensor is a fresh mmap that the
-# kernel faults in and zeroes.  VGG16 training at batch 16 on a 2-core Zen 4
-# through the CLI, malloc vs the pool: Winograd's convolutions 1.41 vs 2.91
-# img/s (one run each); direct ones 1.56 / 1.64 vs 1.94 / 1.88 img/s at
-# 3211 / 3228 vs 3351 / 3327 MiB peak RSS, bf16 3.08 / 3.07 vs 3.25 / 3.36
-# img/s at 3164 / 3118 vs 3436 / 3457 MiB (2 interleaved rounds each), where
-# model.fit peaked at 3900-4350 MiB.  (Before the dense layers' in-place
-# update, models/dense_grad.py, the pool cost ~900 MiB more.)
+# kernel faults in and zeroes.  VGG16 training through malloc was slower
+# than through the pool in every case measured (Winograd's convolutions
+# about half the speed; direct and bf16 ones slower too) for a peak RSS only
+# a little lower, and still below model.fit's.  The figures are in
+# docs/performance.md.
 
 
 def configure_onednn(mode, environ=None, machine=None):
@@ -79,8 +77,8 @@ def configure_onednn(mode, environ=None, machine=None):
 
     auto: a TF_ENABLE_ONEDNN_OPTS the user set is kept; otherwise oneDNN is
     turned on for x86-64 CPUs (TensorFlow's own default left it off on this
-    project's AVX2 machines, where VGG16 training then ran 1.2x faster with it
-    and models.gemm_grad's filter gradient; README "Speed on the CPU").
+    project's AVX2 machines, where VGG16 training then ran faster with it
+    and models.gemm_grad's filter gradient; docs/performance.md).
     Other machines keep TensorFlow's default.  The allocator stays
     TensorFlow's (oneDNN's pool; see above).
     """

@@ -21,15 +21,14 @@ def resolve_filter_gradient(requested, *, device_kind, precision, xla,
                             data_format, onednn, avx512):
     """auto: "gemm" where it was measured faster, fp32 NHWC on the CPU under
     oneDNN without XLA on a CPU without AVX-512 (oneDNN's AVX2 NHWC filter
-    gradient is slow there: 26-50 GFLOP/s at VGG16's 224x224 .. 56x56 layers on
-    a Zen 3, against 84-116 for the matmuls); TensorFlow's kernel everywhere
+    gradient is several times slower there than the same product as matmuls
+    at VGG16's 224x224 .. 56x56 layers); TensorFlow's kernel everywhere
     else: cuDNN on GPUs, XLA's convolutions, Eigen (as fast as the matmuls),
-    and oneDNN's AVX-512 kernel, which on a Zen 4 was as fast as the matmuls
-    layer by layer (224x224x64: 156-162 against 145-148 GFLOP/s) and made
-    VGG16 training faster (1.69-1.72 against 1.50-1.64 img/s; README
-    "Speed on the CPU").  Never "gemm_im2col": its patches form is 20-35%
-    faster than TensorFlow's AVX2 kernel at 28x28 and 14x14, but made VGG16
-    training only 1-2% faster at 190-270 MiB more peak RSS."""
+    and oneDNN's AVX-512 kernel, which was as fast as the matmuls layer by
+    layer and made VGG16 training faster.  Never "gemm_im2col": its patches
+    form beats TensorFlow's AVX2 kernel at 28x28 and 14x14, but barely sped
+    up VGG16 training and raised its peak memory.  The figures, dated and
+    with their machines, are in docs/performance.md."""
     if requested != "auto":
         return requested
     use_gemm = (device_kind == "cpu" and precision == "fp32" and not xla
@@ -40,9 +39,10 @@ def resolve_filter_gradient(requested, *, device_kind, precision, xla,
 def resolve_dense_gradient(requested, *, device_kind, precision, xla, onednn):
     """auto: "batch_matmul" for fp32 on the CPU under oneDNN without XLA,
     where oneDNN's MatMul with a transposed operand (fc1's input gradient)
-    was 4-5x slower than the same product as a batch matmul
-    (models/dense_grad.py); TensorFlow's MatMul everywhere else (GPUs, XLA,
-    Eigen: not measured; bf16: MatMul was as fast)."""
+    was several times slower than the same product as a batch matmul
+    (models/dense_grad.py, docs/performance.md); TensorFlow's MatMul
+    everywhere else (GPUs, XLA, Eigen: not measured; bf16: MatMul was as
+    fast)."""
     if requested != "auto":
         return requested
     use = (device_kind == "cpu" and precision == "fp32" and not xla and onednn)

@@ -6,10 +6,9 @@ defaults the heap is trimmed back to the OS whenever its free top exceeds
 on real data churns the heap far more than a fixed synthetic batch: a
 12-step vgg11_bn run on the demo data made ~49,000 mmap and ~48,000 munmap
 calls (strace -c).  Keeping freed memory in the process (a high trim
-threshold, a generous top pad) removes that: vgg11_bn at 32x32, batch 16,
-on the demo data ran at 15.7 / 15.5 img/s with glibc's defaults and
-22.9 / 20.8 img/s with these settings (interleaved runs; README, "Data",
-"Memory allocator").
+threshold, a generous top pad) removes that, and training on the demo data
+ran markedly faster with these settings than with glibc's defaults
+(docs/performance.md has the figures).
 
 Set VGGBENCH_MALLOC_TUNING=0 to keep glibc's defaults.
 """

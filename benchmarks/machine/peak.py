@@ -9,9 +9,9 @@ TensorFlow's kernels, not the machine; on the CPU a third probe, numpy's
 fp32 matmul (the BLAS numpy was built with, OpenBLAS in its wheels), gives
 the hardware's own figure and the run's fraction of it.  That figure is the
 better of the BLAS's and TensorFlow's fp32 matmuls: each is a lower bound of
-what the CPU can do, and either can be held back (OPENBLAS_CORETYPE=Haswell,
-set on a Zen 5 here, ran numpy's sgemm at 204 GFLOP/s where OpenBLAS's own
-choice of kernels reached 383 and TensorFlow's matmul 401).
+what the CPU can do, and either can be held back (an OPENBLAS_CORETYPE older
+than the CPU keeps numpy's sgemm well below both OpenBLAS's own choice of
+kernels and TensorFlow's matmul; docs/performance.md has the figures).
 """
 
 import math

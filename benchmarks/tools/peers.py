@@ -50,9 +50,9 @@ def keras_throughput(*, batch_size, steps, warmup_steps, image_size=224,
 
     Not the call's wall time: the call returns only when tf.data's autotuning
     thread next wakes (after 10 ms, then 20, 40, ... since the iterator was
-    made), so a call of a few steps took 10 ms x (2^k - 1): 3 steps that ran
-    in 13.07 s returned after 20.48 s.  That is a one-off per call, not a
-    step cost; "call_seconds" keeps it."""
+    made), so a call of a few steps returns up to 10 ms x (2^k - 1) after
+    it started, well after its last step ended (docs/performance.md).  That
+    is a one-off per call, not a step cost; "call_seconds" keeps it."""
     import keras
     import tensorflow as tf
 
