@@ -40,6 +40,7 @@ from benchmarks.output.summaries import Summaries
 from benchmarks.progress import ProgressReport
 from benchmarks.results import benchmark_summary, final_metrics
 from benchmarks.training import checkpoints, steps
+from benchmarks.training.lock import TrainDirLock
 from benchmarks.training.plan import build_training_plan
 from benchmarks.training.session import TrainingEvents, TrainingSession
 
@@ -137,8 +138,23 @@ def _restore_for_inference(config, setup, stream):
                        "for inference", stream)
 
 
+def _train_dir_lock(config, mode, setup, stream):
+    """A training run's chief holds --train_dir's lock (one writer)."""
+    train_dir = config.checkpoint.train_dir
+    if mode.name != "train" or not train_dir or not setup.placement.is_chief:
+        return contextlib.nullcontext()
+    checkpoints.make_train_dir(train_dir)
+    return TrainDirLock(train_dir,
+                        note=lambda line: console.print_note(line, stream))
+
+
 def _benchmark(config, mode, setup, clock, stream):
     """A training, inference or input benchmark."""
+    with _train_dir_lock(config, mode, setup, stream):
+        return _benchmark_run(config, mode, setup, clock, stream)
+
+
+def _benchmark_run(config, mode, setup, clock, stream):
     splits = read_splits(config, mode)
     if mode.name == "infer" and (config.checkpoint.train_dir
                                  or config.checkpoint.checkpoint):

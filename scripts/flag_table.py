@@ -11,6 +11,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks.errors import UsageError  # noqa: E402
+from benchmarks.paths import check_output  # noqa: E402
 from benchmarks.tools.flag_table import flag_table_markdown  # noqa: E402
 
 BEGIN, END = "<!-- flag table: begin -->", "<!-- flag table: end -->"
@@ -23,6 +25,11 @@ def main():
     if sys.argv[1:] != ["--write"]:
         sys.stdout.write(table)
         return 0
+    try:
+        check_output(README, "README", directory=False)
+    except UsageError as e:
+        print(f"flag_table: error: {e}", file=sys.stderr)
+        return 2
     with open(README) as f:
         text = f.read()
     if BEGIN not in text or END not in text:

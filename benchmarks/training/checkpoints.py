@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from benchmarks.errors import (Interrupted, ResourceError, TrainingError,
                                UsageError)
+from benchmarks.paths import check_output
 
 RUN_FILE = "run.json"  # what the checkpoints were trained with
 BEST_DIR = "best"
@@ -120,7 +121,7 @@ class CheckpointStore:
 
     def __init__(self, train_dir, model, optimizer, run_state, *,
                  max_to_keep=5, identity=None, is_chief=True):
-        _make_directory(train_dir)
+        make_train_dir(train_dir)
         if is_chief:  # what a killed or failed save left behind
             for directory in (train_dir, os.path.join(train_dir, BEST_DIR)):
                 remove_stale_temporaries(directory)
@@ -215,10 +216,9 @@ _WRITE_FAILURES = {
 }
 
 
-def _make_directory(path):
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise UsageError(f"--train_dir={path} is a file; give a directory (it "
-                         "holds the checkpoints)")
+def make_train_dir(path):
+    """Makes --train_dir; UsageError when it cannot hold checkpoints."""
+    check_output(path, "--train_dir")
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as e:
