@@ -7,7 +7,8 @@ other workers write nowhere in train_dir); evaluation-only runs take none.
 
 The lock appears whole or not at all: its text is written to a private
 temporary file first and then hard-linked to the lock's name, which, like
-O_EXCL, fails when the name exists.
+O_EXCL, fails when the name exists (where a file system has no hard links,
+the lock is made with O_EXCL itself).
 """
 
 import atexit
@@ -49,8 +50,20 @@ def _create(path, holder):
         return True
     except FileExistsError:
         return False
+    except OSError:  # a file system without hard links: O_EXCL instead
+        return _create_exclusive(path, holder)
     finally:
         os.remove(tmp)
+
+
+def _create_exclusive(path, holder):
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as f:
+        json.dump(holder, f)
+    return True
 
 
 def _read(path):
