@@ -155,9 +155,12 @@ class CheckpointStore:
         is refused."""
         if damage.newest(self.train_dir) is not None:
             check_identity(self.train_dir, self.identity)
-        path, note = damage.restore_newest_good(
-            self.train_dir, lambda p: _restore(p, lambda: self.checkpoint.restore(
-                p).assert_existing_objects_matched()))
+
+        def restore(path):
+            _restore(path, lambda: self.checkpoint.restore(
+                path).assert_existing_objects_matched())
+
+        path, note = damage.restore_newest_good(self.train_dir, restore)
         if path is None and self.is_chief:
             _write_json_atomically(os.path.join(self.train_dir, RUN_FILE),
                                    self.identity)
