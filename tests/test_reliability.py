@@ -354,3 +354,16 @@ def test_the_report_reads_a_folder_of_logs(tmp_path):
         "or 'DLL <time> - <step> ...' lines; skipped"]
     rows = result.stdout.strip().splitlines()
     assert len(rows) == 3 and rows[1].startswith("a,") and rows[2].startswith("b,")
+
+
+def test_the_report_names_a_missing_log_and_goes_on(tmp_path):
+    """report.py's inputs are many: a missing one is its own line, status 1,
+    and the rest still report (as for any unreadable log)."""
+    missing = tmp_path / "missing.json"
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO, "scripts", "report.py"),
+         str(missing)], capture_output=True, text=True, env=_env(), timeout=60)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"report: {missing}: cannot be read (No such file or directory); "
+        "skipped"]
