@@ -24,6 +24,7 @@ from absl import logging as absl_logging  # noqa: E402
 
 from benchmarks import flags  # noqa: E402
 from benchmarks.errors import VggbenchError  # noqa: E402
+from benchmarks.paths import check_run_paths  # noqa: E402
 
 flags.define_flags()
 
@@ -50,6 +51,7 @@ def _main(argv):
                   "(MultiWorkerMirroredStrategy) and need no parameter "
                   "server; nothing to serve, exiting.", flush=True)
             return
+        check_run_paths(config)  # before TensorFlow's slow start
         _prepare_environment(config)
         with quiet_start(_QUIET):  # TensorFlow's import and device discovery
             import tensorflow as tf
@@ -78,7 +80,9 @@ def _fail(message, code, immediately=False):
     absl_logging.set_verbosity(absl_logging.ERROR)
     if immediately:
         from benchmarks.training.checkpoints import remove_worker_dirs
+        from benchmarks.training.lock import release_all
         remove_worker_dirs()
+        release_all()
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

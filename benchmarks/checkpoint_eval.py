@@ -8,7 +8,7 @@ import time
 
 from benchmarks.errors import UsageError
 from benchmarks.output import console
-from benchmarks.training import checkpoints
+from benchmarks.training import checkpoints, damage
 
 
 def weight_identity(config):
@@ -30,12 +30,17 @@ class CheckpointEvaluation:
         self.stream = stream
         self.evaluated = []  # (path, EvalResult)
 
-    def evaluate(self, path):
-        """Restores ``path`` and evaluates it; returns its final metrics and
-        whether it is its training run's last checkpoint."""
+    def _restore(self, path):
         run_state = checkpoints.RunState()
         checkpoints.restore_for_eval(path, self.model, run_state,
                                      weight_identity(self.config))
+        return run_state
+
+    def evaluate(self, path, run_state=None):
+        """Restores ``path`` (unless given its ``run_state``, restored) and
+        evaluates it; returns its final metrics and whether it is its
+        training run's last checkpoint."""
+        run_state = run_state or self._restore(path)
         step = int(run_state.step.numpy())
         console.print_note(f"Evaluating {path} (step {step}) on "
                            f"{self.evaluator.inputs.description}", self.stream)
@@ -54,8 +59,17 @@ class CheckpointEvaluation:
 
     def once(self):
         c = self.config.checkpoint
-        path = checkpoints.resolve_checkpoint(c.train_dir, c.checkpoint)
-        return self.evaluate(path)[0]
+        if c.checkpoint:  # named: a damaged one is refused, not replaced
+            path = checkpoints.resolve_checkpoint(c.train_dir, c.checkpoint)
+            return self.evaluate(path)[0]
+        restored = {}
+        path, note = damage.restore_newest_good(
+            c.train_dir, lambda p: restored.update(state=self._restore(p)))
+        if path is None:
+            checkpoints.resolve_checkpoint(c.train_dir, None)  # its message
+        if note:
+            console.print_note(note, self.stream)
+        return self.evaluate(path, restored["state"])[0]
 
     def follow(self, *, sleep=time.sleep, clock=time.monotonic):
         """Evaluates each new latest checkpoint of --train_dir until one is
@@ -66,7 +80,12 @@ class CheckpointEvaluation:
             latest = checkpoints.latest_checkpoint(train_dir)
             if latest is not None and latest != seen:
                 seen = latest
-                final, last = self.evaluate(latest)
+                try:
+                    final, last = self.evaluate(latest)
+                except damage.DamagedCheckpoint as damaged:
+                    console.print_note(f"Skipping {damaged.path}: damaged "
+                                       f"({damaged.problem})", self.stream)
+                    continue
                 if last:
                     break
                 waiting_since = clock()

@@ -39,7 +39,8 @@ from benchmarks.output.profile import StepProfiler, write_graph
 from benchmarks.output.summaries import Summaries
 from benchmarks.progress import ProgressReport
 from benchmarks.results import benchmark_summary, final_metrics
-from benchmarks.training import checkpoints, steps
+from benchmarks.training import checkpoints, damage, steps
+from benchmarks.training.lock import TrainDirLock
 from benchmarks.training.plan import build_training_plan
 from benchmarks.training.session import TrainingEvents, TrainingSession
 
@@ -123,22 +124,45 @@ def _restore_for_inference(config, setup, stream):
     """tf_cnn_benchmarks' --forward_only with --train_dir: the latest (or
     --checkpoint's) weights, when there are any."""
     c = config.checkpoint
-    path = (checkpoints.resolve_checkpoint(c.train_dir, c.checkpoint)
-            if c.checkpoint else checkpoints.latest_checkpoint(c.train_dir))
+    run_state = checkpoints.RunState()
+
+    def restore(path):
+        checkpoints.restore_for_eval(path, setup.model, run_state,
+                                     weight_identity(config))
+
+    if c.checkpoint:
+        path = checkpoints.resolve_checkpoint(c.train_dir, c.checkpoint)
+        restore(path)
+    else:
+        path, note = damage.restore_newest_good(c.train_dir, restore)
+        if note:
+            console.print_note(note, stream)
     if path is None:
         console.print_note(f"No checkpoint in --train_dir={c.train_dir}: "
                            "inference runs on freshly initialised weights",
                            stream)
         return
-    run_state = checkpoints.RunState()
-    checkpoints.restore_for_eval(path, setup.model, run_state,
-                                 weight_identity(config))
     console.print_note(f"Restored {path} (step {int(run_state.step.numpy())}) "
                        "for inference", stream)
 
 
+def _train_dir_lock(config, mode, setup, stream):
+    """A training run's chief holds --train_dir's lock (one writer)."""
+    train_dir = config.checkpoint.train_dir
+    if mode.name != "train" or not train_dir or not setup.placement.is_chief:
+        return contextlib.nullcontext()
+    checkpoints.make_train_dir(train_dir)
+    return TrainDirLock(train_dir,
+                        note=lambda line: console.print_note(line, stream))
+
+
 def _benchmark(config, mode, setup, clock, stream):
     """A training, inference or input benchmark."""
+    with _train_dir_lock(config, mode, setup, stream):
+        return _benchmark_run(config, mode, setup, clock, stream)
+
+
+def _benchmark_run(config, mode, setup, clock, stream):
     splits = read_splits(config, mode)
     if mode.name == "infer" and (config.checkpoint.train_dir
                                  or config.checkpoint.checkpoint):
@@ -265,6 +289,8 @@ class _Benchmark:
             warmup=self.num_warmup, timed=self.num_timed,
             examples_per_epoch=records_per_epoch(
                 config.data, self.inputs.split)), self.stream)
+        if plan and plan.resume_note:
+            console.print_note(plan.resume_note, self.stream)
         if plan and plan.resumed_from:
             console.print_note(
                 f"Resuming from {plan.resumed_from}: step {plan.start_step} of "

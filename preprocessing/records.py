@@ -16,6 +16,7 @@ Shards are named ``<split>-NNNNN-of-MMMMM`` (``train-00000-of-01024`` ...,
 import glob
 import os
 import re
+import stat
 import struct
 import tempfile
 from dataclasses import dataclass
@@ -128,9 +129,30 @@ class DataError(ValueError):
     """A problem with the data on disk; the message names it and the fix."""
 
 
+def shard_file_problem(path):
+    """Why ``path``, named as a shard, cannot be read as one (a folder, a
+    broken link, a special file, no read permission), or None.  Read from
+    its status only: opening a FIFO would block."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return f"is a broken link (to {os.readlink(path)})" if os.path.islink(
+            path) else "has gone"
+    except OSError as e:
+        return f"cannot be read ({e.strerror})"
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    if not stat.S_ISREG(mode):
+        return "is a special file (a pipe, socket or device), not a file"
+    if not os.access(path, os.R_OK):
+        return "cannot be read (Permission denied)"
+    return None
+
+
 def list_shards(data_dir, split):
     """Sorted shard paths of ``split`` in ``data_dir``; DataError when the
-    directory is missing or holds none, listing what it does hold."""
+    directory is missing or holds none, listing what it does hold, or when
+    a name matched as a shard is not a readable regular file."""
     if not data_dir or not os.path.isdir(data_dir):
         what = "is a file, not a directory" if data_dir and os.path.exists(
             data_dir) else "does not exist"
@@ -139,7 +161,12 @@ def list_shards(data_dir, split):
                         "...), or omit it for synthetic data")
     pattern = _shard_pattern(split)  # not half-written "....tmp-*" files
     files = sorted(f for f in glob.glob(os.path.join(data_dir, f"{split}-*"))
-                   if pattern.match(os.path.basename(f)) and os.path.isfile(f))
+                   if pattern.match(os.path.basename(f)))
+    for path in files:
+        problem = shard_file_problem(path)
+        if problem:
+            raise DataError(f"input shard {path} {problem}; remove it from "
+                            f"{data_dir} or replace it with a shard")
     if not files:
         found = sorted(os.listdir(data_dir))
         shown = ", ".join(found[:8]) + (" ..." if len(found) > 8 else "")

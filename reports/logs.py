@@ -11,6 +11,7 @@ at all, by NotALog; the caller decides what to print.
 import ast
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Optional
@@ -124,6 +125,22 @@ def _read_lines(path):
     if not cut:
         lines.pop()
     return lines, cut
+
+
+def log_files(paths):
+    """[(path, named)] to read for the paths a user gave: a folder stands for
+    the files in it, sorted (sub-folders and hidden files left out); named is
+    False for those, so a stray file there is skipped without failing."""
+    out = []
+    for path in paths:
+        if not os.path.isdir(path):
+            out.append((path, True))
+            continue
+        for name in sorted(os.listdir(path)):
+            inside = os.path.join(path, name)
+            if not name.startswith(".") and os.path.isfile(inside):
+                out.append((inside, False))
+    return out
 
 
 def read_log(path):

@@ -5,7 +5,7 @@ import os
 import re
 
 from reports import table
-from reports.logs import NotALog, read_log
+from reports.logs import NotALog, log_files, read_log
 
 
 def _plot_name(label):
@@ -13,19 +13,20 @@ def _plot_name(label):
 
 
 def make_report(paths, fmt="md", plot_dir=None, overlay=False, warn=print):
-    """Returns (report text, status): status 0 if every file was read, 1 if
-    any was skipped.  ``warn`` gets one line per problem; figures go to
+    """Returns (report text, status): status 0 if every file named was read,
+    1 if any was skipped (a file that is not a log inside a folder given is
+    named and skipped, and does not count).  ``warn`` gets one line per problem; figures go to
     ``plot_dir`` (one per log, plus overlay.png with ``overlay``)."""
     if fmt not in table.FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of "
                          f"{', '.join(table.FORMATS)}")
     logs, status = [], 0
-    for path in paths:
+    for path, named in log_files(paths):
         try:
             log = read_log(path)
         except NotALog as e:
             warn(f"{path}: {e}; skipped")
-            status = 1
+            status = max(status, int(named))
             continue
         for problem in log.problems:
             warn(f"{path}: {problem}")

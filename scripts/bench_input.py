@@ -18,6 +18,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks.errors import UsageError  # noqa: E402
+from benchmarks.paths import check_input  # noqa: E402
 from benchmarks.tools import benchtools  # noqa: E402
 
 
@@ -32,6 +34,10 @@ def main():
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--image_size", type=int, default=224)
     args = parser.parse_args()
+    try:
+        check_input(args.data_dir, "--data_dir", directory=True)
+    except UsageError as e:
+        parser.exit(2, f"bench_input: error: {e}\n")
     common = [f"--batch_size={args.batch_size}", f"--image_size={args.image_size}",
               f"--num_classes={args.num_classes}", "--device=cpu",
               f"--num_warmup_batches={args.warmup_steps}",

@@ -38,8 +38,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.tools import benchtools  # noqa: E402
+from benchmarks.errors import UsageError  # noqa: E402
 from benchmarks.machine.cpu import configure_onednn  # noqa: E402
+from benchmarks.paths import check_input  # noqa: E402
+from benchmarks.tools import benchtools  # noqa: E402
 
 CASES = ("train_fp32", "train_bf16", "infer_fp32", "infer_bf16")
 
@@ -177,6 +179,12 @@ def main():
     unknown = set(cases) - set(CASES)
     if unknown:
         parser.error(f"unknown case(s) {sorted(unknown)}; choose from {CASES}")
+    try:
+        for flag in ("tf_cnn_benchmarks", "tf_keras_dir"):
+            if getattr(args, flag):
+                check_input(getattr(args, flag), f"--{flag}", directory=True)
+    except UsageError as e:
+        parser.exit(2, f"bench_vs_keras_fit: error: {e}\n")
 
     print(f"VGG16 224x224, batch {args.batch_size}, synthetic data; "
           f"{args.steps} timed steps after {args.warmup_steps} warmup; "

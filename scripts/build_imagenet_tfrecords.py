@@ -29,9 +29,7 @@ from absl import app, flags  # noqa: E402
 
 from benchmarks.errors import UsageError  # noqa: E402
 from benchmarks.flags import parse_command_line  # noqa: E402
-
-with quiet_start(_QUIET):  # TensorFlow's import (the record writer)
-    from preprocessing import convert  # noqa: E402
+from benchmarks.paths import check_input, check_output  # noqa: E402
 
 flags.DEFINE_string("train_directory", None, "train/<wnid>/*.JPEG tree")
 flags.DEFINE_string("validation_directory", None,
@@ -64,11 +62,12 @@ def _parse_flags(argv):
         _fail(str(e))
 
 
-def _splits():
-    """[(split, items, shards)] of the trees given; nothing is written before
-    all of them are listed, so an empty or unlabelled tree writes nothing."""
+def _check_paths():
+    """What the run reads and where it writes, before TensorFlow starts."""
     if not (FLAGS.train_directory or FLAGS.labels_file):
         _fail("give --train_directory (or --labels_file for the label order)")
+    if not FLAGS.output_directory:
+        _fail("give --output_directory (where the shards go)")
     for name in ("train_directory", "validation_directory"):
         path = getattr(FLAGS, name)
         if path and not os.path.isdir(path):
@@ -76,6 +75,19 @@ def _splits():
     for name in ("train_shards", "validation_shards", "num_threads"):
         if getattr(FLAGS, name) < 1:
             _fail(f"--{name} must be at least 1")
+    try:
+        for name in ("labels_file", "imagenet_metadata_file",
+                     "bounding_box_file", "validation_labels_file"):
+            if getattr(FLAGS, name):
+                check_input(getattr(FLAGS, name), f"--{name}")
+        check_output(FLAGS.output_directory, "--output_directory")
+    except UsageError as e:
+        _fail(str(e))
+
+
+def _splits(convert):
+    """[(split, items, shards)] of the trees given; nothing is written before
+    all of them are listed, so an empty or unlabelled tree writes nothing."""
     synsets = convert.read_synsets(FLAGS.train_directory, FLAGS.labels_file)
     if not synsets:
         _fail(f"no class folders in --train_directory={FLAGS.train_directory} "
@@ -103,7 +115,10 @@ def _splits():
 
 def main(argv):
     del argv
-    splits, num_classes = _splits()
+    _check_paths()
+    with quiet_start(_QUIET):  # TensorFlow's import (the record writer)
+        from preprocessing import convert
+    splits, num_classes = _splits(convert)
     for path in convert.remove_stale_temporaries(FLAGS.output_directory):
         print(f"removed {path}, a half-written shard of a killed run")
     reports = []

@@ -17,7 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
-from preprocessing import convert, demo  # noqa: E402
+from benchmarks.errors import UsageError  # noqa: E402
+from benchmarks.paths import check_output  # noqa: E402
 
 flags.DEFINE_string("output_dir", None, "where the shards go")
 flags.DEFINE_integer("train_per_class", 300, "training images per class")
@@ -31,6 +32,12 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
+    try:
+        check_output(FLAGS.output_dir, "--output_dir")
+    except UsageError as e:
+        print(f"make_demo_dataset: error: {e}", file=sys.stderr)
+        return 2
+    from preprocessing import convert, demo  # TensorFlow: after the check
     with tempfile.TemporaryDirectory() as tree:
         synsets = demo.write_demo_tree(tree, train_per_class=FLAGS.train_per_class,
                                        val_per_class=FLAGS.val_per_class,

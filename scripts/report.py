@@ -4,7 +4,8 @@
     python scripts/report.py LOG... [--format=md|csv|json] [--plot_dir=DIR] [--overlay]
 
 LOG: a dllogger JSON log (--log_path), or the stdout a run script teed to a
-file.  One row per run: model, precision, replicas, workers, batch per replica
+file, or a folder of them (its files that are not logs are named and
+skipped).  One row per run: model, precision, replicas, workers, batch per replica
 and global, image size, compile time, ms/step, img/s (global and per replica),
 TFLOP/s, acc@1/acc@5 (%) and epochs; runs of one model, precision, image size
 and per-replica batch on different replica counts get their speed-up and
@@ -19,6 +20,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
+from benchmarks.errors import UsageError  # noqa: E402
+from benchmarks.paths import check_output  # noqa: E402
 from reports.report import make_report  # noqa: E402
 from reports.table import FORMATS  # noqa: E402
 
@@ -35,6 +38,15 @@ def main(argv):
     if not paths:
         print("report: error: give one or more logs: python scripts/report.py "
               "LOG... [--format=md|csv|json] [--plot_dir=DIR]", file=sys.stderr)
+        return 2
+
+    try:
+        if FLAGS.output:
+            check_output(FLAGS.output, "--output", directory=False)
+        if FLAGS.plot_dir:
+            check_output(FLAGS.plot_dir, "--plot_dir")
+    except UsageError as e:
+        print(f"report: error: {e}", file=sys.stderr)
         return 2
 
     def warn(line):

@@ -114,7 +114,7 @@ def test_a_train_dir_that_is_a_file(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("keep me")
     result = _run(TINY + [f"--train_dir={path}"])
-    _one_line(result, 2, f"--train_dir={path} is a file", "give a directory")
+    _one_line(result, 2, f"--train_dir={path} is a file", "give a writable directory")
     assert path.read_text() == "keep me"
 
 

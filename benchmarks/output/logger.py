@@ -26,6 +26,7 @@ from datetime import datetime
 import numpy as np
 
 from benchmarks.errors import ResourceError, UsageError
+from benchmarks.paths import check_output
 
 DEFAULT = 0
 VERBOSE = 1
@@ -104,6 +105,7 @@ def _jsonable(value):
 def _prepare(path):
     """Creates the log's directory; a path that cannot be written is a
     UsageError, found before any work is done."""
+    check_output(path, "--log_path", directory=False)
     try:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         open(path, "a").close()

@@ -26,6 +26,8 @@ import tensorflow as tf
 
 from benchmarks.errors import (Interrupted, ResourceError, TrainingError,
                                UsageError)
+from benchmarks.paths import check_output
+from benchmarks.training import damage
 
 RUN_FILE = "run.json"  # what the checkpoints were trained with
 BEST_DIR = "best"
@@ -120,7 +122,7 @@ class CheckpointStore:
 
     def __init__(self, train_dir, model, optimizer, run_state, *,
                  max_to_keep=5, identity=None, is_chief=True):
-        _make_directory(train_dir)
+        make_train_dir(train_dir)
         if is_chief:  # what a killed or failed save left behind
             for directory in (train_dir, os.path.join(train_dir, BEST_DIR)):
                 remove_stale_temporaries(directory)
@@ -147,18 +149,22 @@ class CheckpointStore:
         return self.manager.latest_checkpoint
 
     def restore_latest(self):
-        """Restores train_dir's latest checkpoint if there is one; returns its
-        path.  A train_dir written by a different model or batch is refused."""
-        path = tf.train.latest_checkpoint(self.train_dir)
-        if path is None:
-            if self.is_chief:
-                _write_json_atomically(os.path.join(self.train_dir, RUN_FILE),
-                                       self.identity)
-            return None
-        check_identity(self.train_dir, self.identity)
-        _restore(path, lambda: self.checkpoint.restore(
-            path).assert_existing_objects_matched())
-        return path
+        """Restores train_dir's newest good checkpoint if there is one;
+        returns (its path, the line saying which damaged ones were passed
+        over, or None).  A train_dir written by a different model or batch
+        is refused."""
+        if damage.newest(self.train_dir) is not None:
+            check_identity(self.train_dir, self.identity)
+
+        def restore(path):
+            _restore(path, lambda: self.checkpoint.restore(
+                path).assert_existing_objects_matched())
+
+        path, note = damage.restore_newest_good(self.train_dir, restore)
+        if path is None and self.is_chief:
+            _write_json_atomically(os.path.join(self.train_dir, RUN_FILE),
+                                   self.identity)
+        return path, note
 
     def save(self):
         """Writes a checkpoint of the current step; TrainingError (and no
@@ -190,20 +196,28 @@ class CheckpointStore:
                 f"({self.latest or 'none yet'})") from None
 
     def best_top1(self):
-        best = _read_json(os.path.join(self.write_dir, BEST_DIR, BEST_FILE))
-        return None if best is None else best["top1"]
+        """(the best top-1 kept so far or None, why best.json was passed
+        over or None)."""
+        path = os.path.join(self.write_dir, BEST_DIR, BEST_FILE)
+        try:
+            best = _read_json(path)
+            return (None if best is None else float(best["top1"])), None
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            return None, (f"{path} is damaged ({type(e).__name__}); the best "
+                          "checkpoint is kept afresh from this evaluation")
 
     def save_if_best(self, result):
-        """Keeps a copy of the checkpoint with the best eval top-1 so far."""
-        best = self.best_top1()
+        """Keeps a copy of the checkpoint with the best eval top-1 so far;
+        returns (its path or None, the line about a damaged best.json)."""
+        best, note = self.best_top1()
         if best is not None and result.top1 <= best:
-            return None
+            return None, note
         path = self._written(self.best_manager, result.step)
         _write_json_atomically(
             os.path.join(self.write_dir, BEST_DIR, BEST_FILE),
             {"top1": result.top1, "top5": result.top5, "step": result.step,
              "checkpoint": os.path.basename(path)})
-        return path
+        return path, note
 
 
 # What a failed write says, and what to do about it.
@@ -215,10 +229,9 @@ _WRITE_FAILURES = {
 }
 
 
-def _make_directory(path):
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise UsageError(f"--train_dir={path} is a file; give a directory (it "
-                         "holds the checkpoints)")
+def make_train_dir(path):
+    """Makes --train_dir; UsageError when it cannot hold checkpoints."""
+    check_output(path, "--train_dir")
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as e:
@@ -275,18 +288,22 @@ def check_identity(train_dir, identity):
 
 def _restore(path, restore):
     """``restore()``; a checkpoint that does not fit the model or optimizer
-    is one line."""
+    is one line, and a damaged one damage.DamagedCheckpoint."""
     try:
         restore()
-    except (AssertionError, ValueError, tf.errors.OpError) as e:
+    except (AssertionError, ValueError, IndexError, tf.errors.OpError) as e:
+        problem = damage.checkpoint_problem(path)
+        if problem:
+            raise damage.DamagedCheckpoint(path, problem) from None
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
         raise UsageError(f"checkpoint {path} does not fit this run ({first}); "
                          "use the flags it was trained with") from None
 
 
 def latest_checkpoint(train_dir):
-    """train_dir's latest complete checkpoint, or None."""
-    return tf.train.latest_checkpoint(train_dir) if train_dir else None
+    """train_dir's latest checkpoint (even when the state file that names it
+    is damaged), or None."""
+    return damage.newest(train_dir)
 
 
 def resolve_checkpoint(train_dir, name):
@@ -307,11 +324,8 @@ def resolve_checkpoint(train_dir, name):
 
 
 def _available(train_dir):
-    state = tf.train.get_checkpoint_state(train_dir) if train_dir else None
-    if state is None:
-        return "none"
-    return ", ".join(os.path.basename(p)
-                     for p in state.all_model_checkpoint_paths) or "none"
+    paths, _ = damage.candidates(train_dir)
+    return ", ".join(os.path.basename(p) for p in paths[::-1]) or "none"
 
 
 def restore_for_eval(path, model, run_state, identity=None):

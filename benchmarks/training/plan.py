@@ -24,6 +24,7 @@ class TrainingPlan:
     store: Optional[CheckpointStore]  # None without --train_dir
     start_step: int  # steps done before this process
     resumed_from: Optional[str]  # the checkpoint restored
+    resume_note: Optional[str] = None  # damaged checkpoints passed over
 
     @property
     def remaining(self):
@@ -61,15 +62,15 @@ def build_training_plan(config, setup, examples_per_epoch):
                                     model=setup.model)
         optimizer.build(setup.model.trainable_variables)
     run_state = RunState()
-    store, resumed_from = None, None
+    store, resumed_from, note = None, None, None
     if config.checkpoint.train_dir:
         store = CheckpointStore(
             config.checkpoint.train_dir, setup.model, optimizer, run_state,
             max_to_keep=config.checkpoint.max_ckpts_to_keep,
             identity=run_identity(config, setup.global_batch),
             is_chief=setup.placement.is_chief)
-        resumed_from = store.restore_latest()
+        resumed_from, note = store.restore_latest()
     run_state.last_step.assign(last_step)
     return TrainingPlan(examples_per_epoch, steps_per_epoch, last_step,
                         schedule, optimizer, run_state, store,
-                        int(run_state.step.numpy()), resumed_from)
+                        int(run_state.step.numpy()), resumed_from, note)

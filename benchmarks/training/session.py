@@ -175,7 +175,9 @@ class TrainingSession:
                 summaries.scalars(step, result.as_metrics())
         self.summaries.weights(step, self.model)
         if self.store is not None:
-            self.store.save_if_best(result)
+            _, note = self.store.save_if_best(result)
+            if note:
+                console.print_note(note, self.stream)
         target = self.events.stop_at_top1
         if target is not None and result.top1 >= target and not final:
             self.stopped_at_target = True
