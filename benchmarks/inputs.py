@@ -131,14 +131,16 @@ class Inputs:
         # takes them (fetch to device, --multi_device_iterator_max_buffer_size
         # per replica buffered), so the host-to-device copy overlaps the
         # previous step; --nodatasets_use_prefetch copies at the step.
-        distributed = strategy.distribute_datasets_from_function(
-            dataset_fn, options=tf.distribute.InputOptions(
-                experimental_fetch_to_device=data.datasets_use_prefetch,
-                experimental_per_replica_buffer_size=(
-                    data.multi_device_iterator_max_buffer_size)))
-        # Making the iterator registers the service's job: a wait of its own.
-        self.value = (self.service.watchdog.armed(iter, distributed)
-                      if self.service else iter(distributed))
+        def iterator():
+            return iter(strategy.distribute_datasets_from_function(
+                dataset_fn, options=tf.distribute.InputOptions(
+                    experimental_fetch_to_device=data.datasets_use_prefetch,
+                    experimental_per_replica_buffer_size=(
+                        data.multi_device_iterator_max_buffer_size))))
+
+        # Registering the pipeline and making the job wait on the dispatcher.
+        self.value = (self.service.watchdog.armed(iterator) if self.service
+                      else iterator())
 
     def explain(self, error):
         return explain_read_error(error, self.split)
