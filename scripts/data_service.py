@@ -66,9 +66,13 @@ def main():
     stopped = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda s, _: stopped.append(s))
-    servers = service_fleet.start_local(
-        dispatcher_port, args.num_workers, os.path.abspath(log_dir),
-        start_dispatcher=here, dispatcher_host=host)
+    try:
+        servers = service_fleet.start_local(
+            dispatcher_port, args.num_workers, os.path.abspath(log_dir),
+            start_dispatcher=here, dispatcher_host=host)
+    except RuntimeError as e:
+        print(f"data_service.py: error: {e}", file=sys.stderr)
+        return 1
     for name, process, log_path in servers:
         print(f"{name}: pid {process.pid}, log {log_path}", flush=True)
     if here:

@@ -187,3 +187,79 @@ def test_training_through_the_service_learns_as_the_local_pipeline(
     assert last_l < 0.8 * first_l, results  # the local pipeline learns...
     assert last_s < 0.8 * first_s, results  # ...and so does the service's
     assert abs(last_s - last_l) < 0.35 * first_l, results
+
+
+def test_the_watchdog_ends_a_wait_and_names_a_silent_worker(capsys):
+    """In-process, on a fake clock: an unanswered request past the timeout
+    calls on_stall and exits with its code; a slow answer within it does
+    not; a worker silent while another delivers is named once."""
+    now = [0.0]
+    exits = []
+    dog = data_service.Watchdog(5.0, poll=0.01, clock=lambda: now[0],
+                                exit=exits.append, stream=sys.stdout)
+    try:
+        dog.lost_note = "what the mode loses"
+        dog.on_stall = lambda waited: (f"stalled {waited:.0f} s", 7)
+        dog._ask(0)
+        now[0] = 4.0
+        time.sleep(0.1)
+        dog._came(tf.constant("a:1"))  # within the timeout
+        dog._came(tf.constant("b:2"))
+        now[0] = 10.0
+        dog._came(tf.constant("a:1"))  # b has been silent for 8 s
+        time.sleep(0.1)
+        assert exits == []
+        out = capsys.readouterr().out
+        assert out.count("worker b:2 has sent nothing") == 1
+        assert "what the mode loses" in out
+        dog._ask(0)
+        now[0] = 15.5
+        deadline = time.monotonic() + 5
+        while not exits and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert exits == [7]
+        assert "vggbench: error: stalled 6 s" in capsys.readouterr().out
+    finally:
+        dog.close()
+
+
+def test_the_launcher_prints_each_hosts_command():
+    run = subprocess.run(
+        [sys.executable, "scripts/data_service.py", "--print_commands",
+         "--hosts=in0,in1", "--dispatcher_port=5050", "--num_workers=3"],
+        capture_output=True, text=True, cwd=REPO, env=_env(), timeout=60)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert ("python scripts/data_service.py --dispatcher_port=5050 "
+            "--num_workers=3") in lines
+    assert ("python scripts/data_service.py --dispatcher_address=in0:5050 "
+            "--num_workers=3") in lines
+    assert any("--data_service_address=grpc://in0:5050" in ln for ln in lines)
+
+
+@pytest.mark.timeout(120)
+def test_the_launcher_serves_until_sigterm_and_stops_its_servers(tmp_path):
+    port = launcher.free_ports(1)[0]
+    out = tmp_path / "out.txt"
+    with open(out, "w") as stdout:
+        fleet = subprocess.Popen(
+            [sys.executable, "scripts/data_service.py",
+             f"--dispatcher_port={port}", "--num_workers=1",
+             f"--log_dir={tmp_path / 'logs'}"],
+            stdout=stdout, stderr=subprocess.STDOUT, cwd=REPO, env=_env())
+    try:
+        assert _wait_for(out, f"grpc://127.0.0.1:{port}", 60), out.read_text()
+        # the dispatcher answers
+        socket.create_connection(("127.0.0.1", port), timeout=30).close()
+        pids = [int(ln.split("pid ")[1].split(",")[0])
+                for ln in out.read_text().splitlines() if ": pid " in ln]
+        fleet.terminate()
+        assert fleet.wait(60) == 0
+    finally:
+        if fleet.poll() is None:
+            fleet.kill()
+            fleet.wait()
+    assert "fleet stopped" in out.read_text()
+    for pid in pids:  # each server exited (not a zombie of ours: reaped)
+        assert not os.path.exists(f"/proc/{pid}") or open(
+            f"/proc/{pid}/stat").read().split()[2] == "Z"

@@ -13,6 +13,7 @@ can crash, tensorflow/tensorflow#113163), then the fleet, within a bound.
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 HEARTBEAT_MS = 1000
 WORKER_TIMEOUT_MS = 10000
 _STOP_SECS = 10  # for a server process to exit after SIGTERM
+_START_SECS = 60  # for the dispatcher to listen (TensorFlow's import)
 
 
 def serve(role, dispatcher_port, port=0, dispatcher_host="127.0.0.1"):
@@ -80,9 +82,26 @@ def start_local(dispatcher_port, num_workers, log_dir, start_dispatcher=True,
                                dispatcher_host=dispatcher_host, port=port),
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         servers.append((name, process, log_path))
-        if name == "dispatcher":
-            time.sleep(0.5)  # workers retry anyway; this spares a retry
+        if name == "dispatcher" and not listening(
+                process, "127.0.0.1", dispatcher_port, _START_SECS):
+            stop([p for _, p, _ in servers])
+            raise RuntimeError(
+                f"the dispatcher did not listen on port {dispatcher_port} "
+                f"within {_START_SECS} s (port taken? see {log_path})")
     return servers
+
+
+def listening(process, host, port, timeout):
+    """True once ``host:port`` accepts a connection, False if ``process``
+    exits or ``timeout`` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.2)
+    return False
 
 
 def stop(processes, timeout=_STOP_SECS):
