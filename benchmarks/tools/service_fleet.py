@@ -18,10 +18,7 @@ import subprocess
 import sys
 import time
 
-from benchmarks.tools.launcher import free_ports
-
-# The checkout's root (launcher.REPO is the benchmarks/ package's folder).
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.tools.launcher import REPO, free_ports
 
 # Heartbeats and the dispatcher's patience with a silent worker: a lost
 # worker's shards are handed on after this long, not TensorFlow's minutes.
@@ -68,7 +65,7 @@ def start_local(dispatcher_port, num_workers, log_dir, start_dispatcher=True,
     on this host; returns [(name, Popen, log path)]."""
     os.makedirs(log_dir, exist_ok=True)
     env = dict(os.environ)
-    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     roles = [("dispatcher", 0)] if start_dispatcher else []
     roles += [(f"worker_{i}", p)
@@ -80,7 +77,7 @@ def start_local(dispatcher_port, num_workers, log_dir, start_dispatcher=True,
             process = subprocess.Popen(
                 server_command(name.split("_")[0], dispatcher_port,
                                dispatcher_host=dispatcher_host, port=port),
-                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
         servers.append((name, process, log_path))
         if name == "dispatcher" and not listening(
                 process, "127.0.0.1", dispatcher_port, _START_SECS):
