@@ -13,6 +13,7 @@ import re
 
 import tensorflow as tf
 
+from benchmarks import data_service
 from benchmarks.config import EXAMPLES_PER_EPOCH
 from benchmarks.errors import UsageError
 from preprocessing import dataset as input_dataset
@@ -86,10 +87,11 @@ class Inputs:
     ``stats`` counts skipped records."""
 
     def __init__(self, config, split, strategy, data_format, dtype,
-                 global_batch, *, start_example=0):
+                 global_batch, *, start_example=0, num_workers=1):
         data, model_cfg = config.data, config.model
         self.split = split
         self.stats = None
+        self.service = None  # a ServiceInput when a tf.data service serves
         if split is None:
             self.description = "synthetic"
             self.value = build_synthetic_batch(
@@ -104,8 +106,16 @@ class Inputs:
         self.stats = input_dataset.InputStats()
         options = pipeline_options(data)
         training = split.name == "train"
+        if training and data.data_service_address:
+            self.service = data_service.ServiceInput(
+                config, split, options, num_workers)
+            self.description = self.service.describe(split)
+            self.stats = None  # the workers cannot count into our variables
 
         def dataset_fn(context):
+            if self.service is not None:
+                return self.service.dataset(
+                    context.get_per_replica_batch_size(global_batch))
             # Each pipeline has read start_example / pipelines records so far.
             return _built(
                 input_dataset.build_dataset,
@@ -121,17 +131,24 @@ class Inputs:
         # takes them (fetch to device, --multi_device_iterator_max_buffer_size
         # per replica buffered), so the host-to-device copy overlaps the
         # previous step; --nodatasets_use_prefetch copies at the step.
-        self.value = iter(strategy.distribute_datasets_from_function(
-            dataset_fn, options=tf.distribute.InputOptions(
-                experimental_fetch_to_device=data.datasets_use_prefetch,
-                experimental_per_replica_buffer_size=(
-                    data.multi_device_iterator_max_buffer_size))))
+        def iterator():
+            return iter(strategy.distribute_datasets_from_function(
+                dataset_fn, options=tf.distribute.InputOptions(
+                    experimental_fetch_to_device=data.datasets_use_prefetch,
+                    experimental_per_replica_buffer_size=(
+                        data.multi_device_iterator_max_buffer_size))))
+
+        # Registering the pipeline and making the job wait on the dispatcher.
+        self.value = (self.service.watchdog.armed(iterator) if self.service
+                      else iterator())
 
     def explain(self, error):
         return explain_read_error(error, self.split)
 
     def close(self):
         """Drops the iterator, so that its reader threads stop now."""
+        if self.service is not None:
+            self.service.watchdog.close()
         self.value = None
         gc.collect()
 

@@ -199,7 +199,8 @@ class _Benchmark:
             config, split_read(splits, mode), setup.strategy,
             setup.data_format, setup.model.layers[1].compute_dtype,
             setup.global_batch,
-            start_example=int(plan.run_state.examples_seen.numpy()) if plan else 0)
+            start_example=int(plan.run_state.examples_seen.numpy()) if plan else 0,
+            num_workers=setup.placement.num_workers)
         self.evaluator = (_evaluator(config, setup, splits["validation"])
                           if plan and config.eval.during_training else None)
         self.device_peak = (peak.resolve_peak(
@@ -248,13 +249,19 @@ class _Benchmark:
 
     def run(self):
         self._log_start()
-        last = self._drive()
+        try:
+            last = self._drive()
+        finally:
+            if self.inputs.service:
+                self.inputs.service.watchdog.close()
         summary = benchmark_summary(
             self.mode, self.setup, self.meter, last,
             device_peak=self.device_peak, optimizer=self.optimizer,
             with_accuracy=self.with_accuracy)
         final = final_metrics(self.mode, summary, input_stats=self.inputs.stats,
                               session=self.session, plan=self.plan)
+        if self.inputs.service:
+            final.update(self.inputs.service.metrics())
         console.print_summary(summary, self.stream,
                               skipped=final.get("input.skipped_records"))
         if self.session is not None and self.session.final_evaluation():
@@ -278,6 +285,8 @@ class _Benchmark:
                 print(f"NOTE: {note}", file=self.stream)
         if plan:
             extra.update(plan.log_entries())
+        if self.inputs.service:
+            extra.update(self.inputs.service.parameters())
         self.logger.log("PARAMETER", run_setup.parameters(
             config, setup, self.mode, data=self.inputs.description,
             logger=self.logger, **extra))
@@ -296,6 +305,12 @@ class _Benchmark:
                 f"Resuming from {plan.resumed_from}: step {plan.start_step} of "
                 f"{plan.last_step}, epoch "
                 f"{float(plan.run_state.epoch.numpy()):.2f}", self.stream)
+        if self.inputs.service:
+            console.print_note(
+                f"Input: tf.data service {self.inputs.service.address}, "
+                f"{self.inputs.service.mode}; "
+                f"{self.inputs.service.parameters()['data_service.on_lost_worker']}",
+                self.stream)
         console.print_warmup_start(self.stream)
 
     def _drive(self):
@@ -319,6 +334,8 @@ class _Benchmark:
             start_step=self.plan.start_step if self.plan else 0,
             optimizer=self.optimizer, with_accuracy=self.with_accuracy,
             stream=self.stream)
+        if self.inputs.service and session:
+            self.inputs.service.during_training(session.save_now)
         try:
             with session.signals if session else contextlib.nullcontext():
                 last = drive(loop, self.inputs.value, chunks, self.meter,

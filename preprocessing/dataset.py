@@ -18,6 +18,12 @@ A record whose image does not decode (a corrupt JPEG) is skipped and counted
 in ``InputStats.skipped``; with ``strict`` it fails instead, naming the shard.
 A shard whose framing is broken fails with the shard's name (see
 ``records.find_damaged_shard``), never a hang.
+
+For a tf.data service (``service=True``) the same definition is built for the
+service's workers: the file list is the source the dispatcher hands out in
+splits (dynamic sharding) and repeats, each worker shuffles what it reads
+with its own random seed, and nothing refers to the trainer's variables (a
+worker cannot reach them), so skipped records are not counted.
 """
 
 from dataclasses import dataclass
@@ -95,15 +101,19 @@ def _records(files, *, options, record_shard, file_seed=None):
     ds = tf.data.Dataset.from_tensor_slices(list(files))
     if file_seed is not None:  # the same seed on every pipeline
         ds = ds.shuffle(len(files), seed=file_seed)
-    ds = ds.interleave(
-        lambda path: tf.data.TFRecordDataset(
-            path, buffer_size=_READ_BUFFER_BYTES).map(lambda r: (r, path)),
-        cycle_length=options.cycle_length or AUTOTUNE,
-        num_parallel_calls=AUTOTUNE,
-        deterministic=not options.sloppy_interleave)
+    ds = _read_files(ds, options, deterministic=not options.sloppy_interleave)
     if record_shard:
         ds = ds.shard(*record_shard)
     return ds
+
+
+def _read_files(paths, options, *, deterministic):
+    """(serialized record, source shard path) of each file of ``paths``."""
+    return paths.interleave(
+        lambda path: tf.data.TFRecordDataset(
+            path, buffer_size=_READ_BUFFER_BYTES).map(lambda r: (r, path)),
+        cycle_length=options.cycle_length or AUTOTUNE,
+        num_parallel_calls=AUTOTUNE, deterministic=deterministic)
 
 
 def _mix(seed, epoch, stream):
@@ -190,6 +200,13 @@ def _decode_or_skip(preprocess, image_size, stats, strict, skip_limit=None):
         return out.take(1).map(lambda image, lab, ok: (image, lab, ok, source))
 
     def count(image, label, ok, source):
+        if stats is None:  # on a service worker: no trainer variables
+            if strict:
+                check = tf.debugging.Assert(ok, [
+                    "an image does not decode (--strict_input) in", source])
+                with tf.control_dependencies([check]):
+                    ok = tf.identity(ok)
+            return image, label, ok
         if strict:
             check = tf.debugging.Assert(ok, [
                 "an image does not decode (--strict_input) in", source])
@@ -214,7 +231,7 @@ def _decode_or_skip(preprocess, image_size, stats, strict, skip_limit=None):
 def build_dataset(split, *, image_size, num_classes, batch_size,
                   training, options=PipelineOptions(), input_context=None,
                   seed=None, stats=None, repeat_eval=False, start_example=0,
-                  num_batches=None):
+                  num_batches=None, service=False, epochs=None):
     """A tf.data.Dataset of batches for one input pipeline over ``split``
     (a records.Split; training needs it counted).
 
@@ -226,28 +243,43 @@ def build_dataset(split, *, image_size, num_classes, batch_size,
     all-zero-weight batches to that many, so every replica runs the same
     number of steps.  With ``repeat_eval`` (inference benchmarks): eval
     preprocessing, endless (images, labels) batches.
+    ``service``: the training stream as a tf.data service's workers run it
+    (see the module's docstring), ``epochs`` passes (None: endless).
     """
-    ds, skip_limit = _numbered_records(
-        split, training=training, options=options, input_context=input_context,
-        seed=seed, start_example=start_example, endless=training or repeat_eval)
+    if service:
+        ds, skip_limit = _service_records(split.files, options=options,
+                                          epochs=epochs), None
+        stats = None
+    else:
+        ds, skip_limit = _numbered_records(
+            split, training=training, options=options,
+            input_context=input_context, seed=seed,
+            start_example=start_example, endless=training or repeat_eval)
+        stats = stats or InputStats()
     base_seed = tf.constant(0 if seed is None else seed, tf.int64)
 
     def parse(epoch, index, serialized, source):
         encoded, file_label, boxes = records.parse_example(serialized, source)
         label = records.map_label(file_label, num_classes, source)
-        record_seed = tf.stack([base_seed, epoch * (1 << 32) + index])
+        # A service worker draws its crops' seeds: the workers' streams are
+        # not a function of the run's seed anyway.
+        first = (tf.random.uniform([], 0, 1 << 62, tf.int64) if service
+                 else base_seed)
+        record_seed = tf.stack([first, epoch * (1 << 32) + index])
         return encoded, label, boxes, record_seed, source
 
     ds = ds.map(parse, num_parallel_calls=AUTOTUNE)
     one, count = _decode_or_skip(
         _preprocessor(training, image_size, options.image, batch_size),
-        image_size, stats or InputStats(), options.strict, skip_limit)
+        image_size, stats, options.strict, skip_limit)
     ds = ds.interleave(one, cycle_length=AUTOTUNE, block_length=1,
                        num_parallel_calls=AUTOTUNE, deterministic=True)
     ds = ds.map(count).filter(lambda image, label, ok: ok)
     ds = _batched(ds, training=training, repeat_eval=repeat_eval,
                   batch_size=batch_size, image_size=image_size,
                   num_batches=num_batches)
+    if service:
+        ds = ds.map(lambda images, labels: (images, labels, worker_tag()))
     if options.prefetch_batches:
         ds = ds.prefetch(options.prefetch or AUTOTUNE)
     tf_options = tf.data.Options()
@@ -257,6 +289,26 @@ def build_dataset(split, *, image_size, num_classes, batch_size,
     # (unless --datasets_sloppy_parallel_interleave gives that up).
     tf_options.deterministic = not options.sloppy_interleave
     return ds.with_options(tf_options)
+
+
+def worker_tag():
+    """host:pid of the process running the pipeline (read there, on Linux):
+    the trainer tells the service's workers apart by it."""
+    host = tf.strings.strip(tf.io.read_file("/proc/sys/kernel/hostname"))
+    pid = tf.strings.split(tf.io.read_file("/proc/self/stat"), " ")[0]
+    return tf.strings.join([host, pid], ":")
+
+
+def _service_records(files, *, options, epochs):
+    """(0, index, serialized record, source shard) from ``epochs`` passes
+    over ``files`` (None: endless).  The file list comes first: under dynamic
+    sharding the dispatcher hands its elements (whole files, repeated per
+    pass) to the workers, so each file is read by one worker per pass."""
+    ds = tf.data.Dataset.from_tensor_slices(list(files)).repeat(epochs)
+    ds = _read_files(ds.shuffle(len(files)), options, deterministic=False)
+    ds = ds.shuffle(options.shuffle_buffer)
+    return ds.enumerate().map(
+        lambda index, record: (tf.constant(0, tf.int64), index) + record)
 
 
 def _numbered_records(split, *, training, options, input_context, seed,

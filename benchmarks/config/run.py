@@ -43,6 +43,11 @@ DEVICES = ("cpu", "gpu", "CPU", "GPU")
 # position in the batch (round_robin), as tf_cnn_benchmarks.
 RESIZE_METHODS = (*image_defaults.RESIZE_METHODS, "round_robin")
 
+# --data_service_processing_mode: tf.data service's sharding policies
+# (benchmarks/data_service.py).
+DATA_SERVICE_MODES = ("dynamic", "parallel_epochs")
+_GRPC = "grpc://"
+
 _LAYOUTS = {"NHWC": "channels_last", "NCHW": "channels_first"}
 _LAYOUT_FLAGS = {v: k for k, v in _LAYOUTS.items()}
 
@@ -248,6 +253,28 @@ class DataConfig:
     ml_perf: bool = boolean(
         False, "MLPerf's input rules: crops ignore the records' boxes, "
         "pixels are mean-subtracted instead of scaled to [-1, 1].")
+    # A tf.data service fleet (scripts/data_service.py) reads, decodes,
+    # crops and batches the training split; the trainer only fetches.
+    data_service_address: Optional[str] = string(
+        None, "grpc://host:port (or host:port) of a tf.data service "
+        "dispatcher: its workers read and preprocess the training split "
+        "(scripts/data_service.py starts one); unset: this host's pipeline.  "
+        "Evaluation reads its split here.",
+        parse=lambda v: v or None)
+    data_service_job_name: Optional[str] = string(
+        None, "The service job the trainer reads (workers of one run share "
+        "it); unset: one per run, derived from the flags when several "
+        "workers train.")
+    data_service_processing_mode: str = enum(
+        "dynamic", DATA_SERVICE_MODES, "dynamic: the dispatcher hands the "
+        "shards out, so each image is read once per epoch across the fleet "
+        "(at most once if a worker dies: its shards in flight are lost); "
+        "parallel_epochs: every worker reads the whole split in its own "
+        "order, so an epoch's worth of images holds repeats and misses.")
+    data_service_timeout_secs: float = floating(
+        30.0, "Seconds the trainer waits for the dispatcher to answer and "
+        "for each batch from the service before it ends the run (with a "
+        "checkpoint).")
 
     def __post_init__(self):
         at_least("batch_size", self.batch_size, 1, "it is the batch per replica")
@@ -263,6 +290,17 @@ class DataConfig:
         in_range("crop_aspect_range", self.crop_aspect_range, 0.0, float("inf"))
         at_least("datasets_shuffle_buffer_size",
                  self.datasets_shuffle_buffer_size, 1)
+        if self.data_service_address is not None:
+            check_host("--data_service_address",
+                       self.data_service_address.removeprefix(_GRPC))
+            if self.data_dir is None:
+                raise UsageError("--data_service_address needs --data_dir (the "
+                                 "shards' path as the service's workers see "
+                                 "it); synthetic data has nothing to serve")
+        one_of("data_service_processing_mode",
+               self.data_service_processing_mode, DATA_SERVICE_MODES)
+        if not self.data_service_timeout_secs > 0:
+            raise UsageError("--data_service_timeout_secs must be positive")
         for name in ("datasets_num_private_threads",
                      "datasets_parallel_interleave_cycle_length",
                      "datasets_prefetch_buffer_size"):

@@ -62,6 +62,8 @@ _SUFFIX_METADATA = {
     "input_wait_s": ("s", ":.3f"),
     "input_wait_pct": ("%", ":.1f"),
     "skipped_records": ("records", ""),
+    "service_workers_seen": ("workers", ""),
+    "service_batches": ("batches", ""),
     "global_batch": ("images", ""),
     "replicas": ("", ""),
     "paused_s": ("s", ":.2f"),

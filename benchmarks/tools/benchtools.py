@@ -9,7 +9,10 @@ import subprocess
 import sys
 import tempfile
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The checkout (benchmarks/tools/ is two folders below it): on PYTHONPATH
+# and as the cwd, so that `python -m benchmarks` runs this checkout, not
+# an installed copy.
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def run_worker(cmd, env=None, python_path=()):

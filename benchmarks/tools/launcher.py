@@ -16,7 +16,10 @@ from dataclasses import dataclass
 
 from benchmarks.config import DistConfig
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The checkout (benchmarks/tools/ is two folders below it): on PYTHONPATH
+# and as the cwd, so that `python -m benchmarks` runs this checkout, not
+# an installed copy.
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _GRACE_SECS = 30  # beyond --worker_timeout_secs, for a worker to exit cleanly
 
 

@@ -132,6 +132,15 @@ class TrainingSession:
         self.saved_step = self.step
         self._last_save = self.clock()
 
+    def save_now(self):
+        """A checkpoint now, from any thread (a stalled input's watchdog);
+        its path, or None without a checkpoint store.  The weights may hold
+        steps of the unfinished loop call that the step counter lacks."""
+        if self.store is None:
+            return None
+        self.save()
+        return self.store.latest
+
     def _end_epoch(self, epoch, step):
         e = self._epoch
         steps = max(1, e["steps"])
