@@ -112,8 +112,9 @@ def _set_aside(out, log):
     return moved
 
 
-def run_ab(args, err=sys.stderr):
+def run_ab(args, err=None):
     """The runs; returns how many failed."""
+    err = err or sys.stderr
     failed = 0
     plan = order(args.rounds)
     for i, (side, r) in enumerate(plan, 1):

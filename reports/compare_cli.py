@@ -139,8 +139,10 @@ def as_json(results, status):
                     for f in r.figures]} for r in results]}, indent=1) + "\n"
 
 
-def run(args, out=sys.stdout, err=sys.stderr, prog=PROG):
-    """Compares and prints; returns the exit status."""
+def run(args, out=None, err=None, prog=PROG):
+    """Compares and prints (to stdout and stderr unless given); returns the
+    exit status."""
+    out, err = out or sys.stdout, err or sys.stderr
     def warn(line):
         print(f"{prog}: {line}", file=err)
 
