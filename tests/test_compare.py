@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from reports import ab, compare, compare_cli, settings_key, stats
+from reports import ab, calibrate, compare, compare_cli, settings_key, stats
 
 PYTHON = sys.executable
 TINY = ("-m benchmarks --model={model} --image_size=32 --num_classes=10 "
@@ -235,6 +235,11 @@ def test_ab_interleaves():
     assert [s for s, _ in ab.order(3)] == ["a", "b", "b", "a", "a", "b"]
     assert ab.command_line("run {log}", "/t/x y.json") == "run '/t/x y.json'"
     assert ab.command_line("run", "/t/x.json") == "run --log_path=/t/x.json"
+
+
+def test_calibration_blocks_follow_ab_order():
+    blocks = calibrate.aa_blocks(list(range(9)), 2)  # the 9th run left over
+    assert blocks == [([0, 3], [1, 2]), ([4, 7], [5, 6])]
 
 
 def test_ab_stops_a_run_past_its_timeout_and_keeps_the_others(tmp_path):
