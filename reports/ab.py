@@ -14,6 +14,7 @@ only ever hold finished runs and `vggbench-compare OUT/a OUT/b` can be run
 again at any time.
 """
 
+import argparse
 import os
 import shlex
 import signal
@@ -27,9 +28,9 @@ PROG = "vggbench-ab"
 
 
 def parser():
-    p = compare_cli._Parser(prog=PROG, description=__doc__.split("\n\n")[1],
-                            formatter_class=compare_cli.argparse.
-                            RawDescriptionHelpFormatter)
+    p = compare_cli._Parser(
+        prog=PROG, description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--a", required=True, metavar="CMD",
                    help="the baseline command (a shell command line)")
     p.add_argument("--b", required=True, metavar="CMD",

@@ -12,6 +12,7 @@ log that cannot be read or did not finish, runs whose settings differ).
 import argparse
 import json
 import os
+import statistics
 import sys
 
 from reports import compare
@@ -30,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser(prog=PROG):
-    p = _Parser(prog=prog, description=__doc__.split("\n\n")[1],
+    p = _Parser(prog=prog, description=__doc__,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("baseline", help="baseline log(s) or folder(s), comma-separated")
     p.add_argument("new", help="new log(s) or folder(s), comma-separated")
@@ -92,7 +93,6 @@ def read_side(side, warn):
 def _cell(values):
     if not values:
         return "-"
-    import statistics
     mid = statistics.median(values)
     if len(values) == 1:
         return f"{mid:.4g} (1 run)"
