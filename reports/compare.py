@@ -133,7 +133,8 @@ def last_evaluation(log, metric):
     """(accuracy, examples) of a run's last evaluation, or None."""
     for data in reversed([d for _, d in log.evaluations()]
                          + [log.summary or {}]):
-        if is_number(data.get(metric)) and is_number(data.get("eval.examples")):
+        if is_number(data.get(metric)) and is_number(
+                data.get("eval.examples")) and data["eval.examples"] > 0:
             return data[metric], int(data["eval.examples"])
     return None
 
