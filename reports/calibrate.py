@@ -9,6 +9,7 @@ verdict other than SAME or UNKNOWN is a false alarm.
 
 import argparse
 import collections
+import dataclasses
 import os
 import sys
 
@@ -26,6 +27,17 @@ def aa_blocks(logs, n):
     return out
 
 
+def slow_down(log, fraction):
+    """``log`` as if its steps had run ``fraction`` slower (a copy)."""
+    summary = dict(log.summary)
+    p = log.prefix
+    summary[f"{p}.total_ips"] *= 1 - fraction
+    for name in ("step_time_p50_ms", "step_time_p90_ms"):
+        if f"{p}.{name}" in summary:
+            summary[f"{p}.{name}"] /= 1 - fraction
+    return dataclasses.replace(log, summary=summary)
+
+
 def main(argv=None):
     p = compare_cli._Parser(prog="calibrate_compare", description=__doc__)
     p.add_argument("pool", help="folder (or comma-separated logs) of runs "
@@ -33,6 +45,8 @@ def main(argv=None):
     p.add_argument("--runs", type=int, default=5, help="runs a side")
     p.add_argument("--threshold", type=float, default=compare.DEFAULT_THRESHOLD)
     p.add_argument("--alpha", type=float, default=compare.DEFAULT_ALPHA)
+    p.add_argument("--slowdown", type=float, default=0.0,
+                   help="make side B this fraction slower")
     args = p.parse_args(argv)
     logs, _ = compare_cli.read_side(args.pool, lambda line: print(
         line, file=sys.stderr))
@@ -45,15 +59,17 @@ def main(argv=None):
     counts = collections.defaultdict(collections.Counter)
     alarms = 0
     for a, b in blocks:
+        if args.slowdown:
+            b = [slow_down(g, args.slowdown) for g in b]
         results = compare.compare(a, b, threshold=args.threshold,
                                   alpha=args.alpha)
         alarms += compare.got_worse(results) or any(
             f.verdict == compare.FASTER for r in results for f in r.figures)
         for f in results[0].figures:
             counts[f.name][f.verdict] += 1
-    print(f"{len(blocks)} A/A comparisons at {args.runs} runs a side, "
-          f"threshold {args.threshold:g}, alpha {args.alpha:g}: {alarms} with "
-          "a false alarm (any figure FASTER or SLOWER)")
+    print(f"{len(blocks)} A/A comparisons at {args.runs} runs a side, B "
+          f"made {args.slowdown:g} slower, threshold {args.threshold:g}, alpha "
+          f"{args.alpha:g}: {alarms} with any figure FASTER or SLOWER")
     for name, c in counts.items():
         print(f"  {name:14s} " + "  ".join(f"{v} {c[v]}" for v in (
             compare.SAME, compare.UNKNOWN, compare.FASTER, compare.SLOWER)))
