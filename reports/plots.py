@@ -3,6 +3,7 @@ steps, evaluation top-1/top-5 over epochs.  One figure per log, or several
 runs overlaid on one figure."""
 
 import os
+import statistics
 
 import matplotlib
 
@@ -96,3 +97,23 @@ def plot_run(log, label, path):
 def plot_overlay(logs, labels, path):
     """Several runs on one figure to ``path`` (PNG)."""
     return _save(_figure(logs, labels, f"{len(logs)} runs"), path)
+
+
+def plot_comparison(results, path):
+    """Baseline and new runs as points, one panel per figure and settings
+    group, each side's median as a bar, to ``path`` (PNG)."""
+    panels = [(r, f) for r in results for f in r.figures]
+    fig, axes = plt.subplots(1, max(1, len(panels)),
+                             figsize=(2.6 * max(1, len(panels)), 4),
+                             squeeze=False)
+    for ax, (result, figure) in zip(axes[0], panels):
+        for x, values, color in ((0, figure.baseline, "C0"),
+                                 (1, figure.new, "C1")):
+            if values:
+                ax.plot([x] * len(values), values, "o", color=color, alpha=0.7)
+                ax.hlines(statistics.median(values), x - 0.25, x + 0.25, color=color)
+        ax.set_xticks([0, 1], ["baseline", "new"])
+        ax.set_xlim(-0.6, 1.6)
+        ax.set_title(f"{figure.name}\n{figure.verdict}", fontsize="small")
+    fig.tight_layout()
+    return _save(fig, path)
