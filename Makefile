@@ -1,3 +1,4 @@
+# make setup       set up .venv (GPU=1: with CUDA, requirements-gpu.txt)
 # make demo        set up .venv, make the demo dataset, train on it (accuracy rises)
 # make test        set up .venv and run the test suite (what CI runs)
 # make bench       harness vs keras model.fit, VGG16 224x224 (minutes; not a test)
@@ -6,16 +7,19 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+STAMP = $(VENV)/.installed$(if $(filter 1,$(GPU)),-gpu,)
+# GPU=1: TensorFlow's CUDA libraries too (requirements-gpu.txt).
+GPU ?= 0
+GPU_REQUIREMENTS := $(if $(filter 1,$(GPU)),-r requirements-gpu.txt,)
 DEMO_DATA ?= demo_data
 
 .PHONY: setup demo demo-synthetic test bench bench-input report clean
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-gpu.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt $(GPU_REQUIREMENTS)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

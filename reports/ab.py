@@ -22,6 +22,8 @@ import subprocess
 import sys
 import time
 
+from benchmarks.errors import UsageError
+from benchmarks.paths import check_output
 from reports import compare_cli
 
 PROG = "vggbench-ab"
@@ -96,6 +98,7 @@ def _stop(proc):
 
 
 def _prepare(out):
+    check_output(out, "--out")
     if os.path.isdir(out) and os.listdir(out):
         raise ValueError(f"{out} is not empty; give a new folder with --out "
                          "(runs of two A/B sessions must not mix)")
@@ -152,7 +155,7 @@ def main(argv=None):
     args.out = args.out or time.strftime("ab_%Y%m%d_%H%M%S", time.gmtime())
     try:
         _prepare(args.out)
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, UsageError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     try:

@@ -48,8 +48,12 @@ def main(argv=None):
     p.add_argument("--slowdown", type=float, default=0.0,
                    help="make side B this fraction slower")
     args = p.parse_args(argv)
-    logs, _ = compare_cli.read_side(args.pool, lambda line: print(
-        line, file=sys.stderr))
+    try:
+        logs, _ = compare_cli.read_side(args.pool, lambda line: print(
+            line, file=sys.stderr))
+    except compare_cli.MissingSide as e:
+        print(f"calibrate_compare: error: {e}", file=sys.stderr)
+        return 2
     logs.sort(key=lambda g: os.path.getmtime(g.path))
     blocks = aa_blocks(logs, args.runs)
     if not blocks:

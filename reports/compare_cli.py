@@ -15,6 +15,8 @@ import os
 import statistics
 import sys
 
+from benchmarks.errors import UsageError  # free of TensorFlow, as paths
+from benchmarks.paths import check_output
 from reports import compare
 from reports.logs import NotALog, read_log
 
@@ -28,6 +30,7 @@ class _Parser(argparse.ArgumentParser):
         print(f"{self.prog}: error: {message}; see {self.prog} --help",
               file=sys.stderr)
         raise SystemExit(2)
+
 
 
 def parser(prog=PROG):
@@ -59,10 +62,17 @@ def add_verdict_flags(p):
                    help="also write a figure: each run as a point per figure")
 
 
+class MissingSide(ValueError):
+    """A side names a path that does not exist."""
+
+
 def log_paths(side):
     """The files a side names: files as given, folders' *.json and *.log."""
     paths = []
     for item in filter(None, side.split(",")):
+        if not os.path.lexists(item):
+            raise MissingSide(f"{item} does not exist; give JSON logs "
+                              "(--log_path) or folders of them")
         if os.path.isdir(item):
             paths += sorted(os.path.join(item, f) for f in os.listdir(item)
                             if f.endswith((".json", ".log")))
@@ -149,8 +159,18 @@ def run(args, out=None, err=None, prog=PROG):
     ignore = {n for item in args.ignore_setting for n in item.split(",") if n}
     sides = {}
     bad = 0
+    if args.plot:
+        try:
+            check_output(os.path.dirname(os.path.abspath(args.plot)), "--plot")
+        except UsageError as e:
+            warn(f"error: {e}")
+            return 2
     for name in ("baseline", "new"):
-        sides[name], left_out = read_side(getattr(args, name), warn)
+        try:
+            sides[name], left_out = read_side(getattr(args, name), warn)
+        except MissingSide as e:
+            warn(f"error: {e}")
+            return 2
         bad += left_out
     for name, logs in sides.items():
         if not logs:

@@ -15,6 +15,8 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from benchmarks.errors import UsageError  # noqa: E402
+from benchmarks.paths import check_input  # noqa: E402
 from benchmarks.tools import benchtools, launcher, service_fleet  # noqa: E402
 
 
@@ -27,6 +29,10 @@ def main():
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--image_size", type=int, default=224)
     args = parser.parse_args()
+    try:
+        check_input(args.data_dir, "--data_dir", directory=True)
+    except UsageError as e:
+        parser.exit(2, f"bench_data_service: error: {e}\n")
     common = [f"--data_dir={os.path.abspath(args.data_dir)}",
               f"--batch_size={args.batch_size}",
               f"--image_size={args.image_size}",

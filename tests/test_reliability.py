@@ -45,6 +45,18 @@ SCRIPTS = [
      TINY + ["--train_dir={bad_output}"], TINY + ["--data_dir={missing}"]),
     ("tf_cnn_benchmarks.py", "vggbench: error: ",
      TINY + ["--log_path={bad_output}/run.json"], None),
+    ("compare.py", "vggbench-compare: error: ",
+     ["{tree}", "{tree}", "--plot={bad_output}/gate.png"],
+     ["{missing}", "{tree}"]),
+    ("ab.py", "vggbench-ab: error: ",
+     ["--rounds=1", "--out={bad_output}", "--a=true", "--b=true"], None),
+    ("calibrate_compare.py", "calibrate_compare: error: ", None,
+     ["{missing}"]),
+    ("data_service.py", "data_service: error: ",
+     ["--dispatcher_port=1", "--num_workers=1", "--log_dir={bad_output}"],
+     None),
+    ("bench_data_service.py", "bench_data_service: error: ", None,
+     ["--data_dir={missing}"]),
 ]
 # Scripts that neither read nor write a user's path (their output is the
 # console): bench_conv_layers.py, bench_step_parts.py, check_bf16_kernels.py,
