@@ -102,3 +102,13 @@ def check_run_paths(config):
             check_output(path, flag, directory=directory)
     if config.data.data_dir:
         check_input(config.data.data_dir, "--data_dir", directory=True)
+
+
+def or_exit(parser, check, path, flag, **kw):
+    """``check(path, flag, **kw)`` for a script: its UsageError becomes the
+    script's one error line (``<script>: error: ...``) and exit status 2."""
+    try:
+        check(path, flag, **kw)
+    except UsageError as e:
+        name = os.path.splitext(os.path.basename(parser.prog))[0]
+        parser.exit(2, f"{name}: error: {e}\n")

@@ -7,7 +7,6 @@ comparison at n runs a side made exactly as vggbench-ab makes one.  Every
 verdict other than SAME or UNKNOWN is a false alarm.
 """
 
-import argparse
 import collections
 import dataclasses
 import os

@@ -8,31 +8,20 @@ share the trainer's cores.
     python scripts/bench_data_service.py --data_dir=demo_data [--rounds=2] [--steps=6]
 """
 
-import argparse
 import os
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.errors import UsageError  # noqa: E402
-from benchmarks.paths import check_input  # noqa: E402
+from benchmarks.paths import check_input, or_exit  # noqa: E402
 from benchmarks.tools import benchtools, launcher, service_fleet  # noqa: E402
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data_dir", required=True)
-    parser.add_argument("--num_classes", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=6)
-    parser.add_argument("--batch_size", type=int, default=16)
-    parser.add_argument("--image_size", type=int, default=224)
+    parser = benchtools.input_bench_parser(__doc__.splitlines()[0], 6)
     args = parser.parse_args()
-    try:
-        check_input(args.data_dir, "--data_dir", directory=True)
-    except UsageError as e:
-        parser.exit(2, f"bench_data_service: error: {e}\n")
+    or_exit(parser, check_input, args.data_dir, "--data_dir", directory=True)
     common = [f"--data_dir={os.path.abspath(args.data_dir)}",
               f"--batch_size={args.batch_size}",
               f"--image_size={args.image_size}",

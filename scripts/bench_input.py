@@ -12,32 +12,20 @@ then the ratios real / synthetic (target >= 0.95) and input-only / training
     python scripts/bench_input.py --data_dir=demo_data [--rounds=2] [--steps=8]
 """
 
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.errors import UsageError  # noqa: E402
-from benchmarks.paths import check_input  # noqa: E402
+from benchmarks.paths import check_input, or_exit  # noqa: E402
 from benchmarks.tools import benchtools  # noqa: E402
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data_dir", required=True,
-                        help="ImageNet-format shards (scripts/make_demo_dataset.py)")
-    parser.add_argument("--num_classes", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=8)
+    parser = benchtools.input_bench_parser(__doc__.splitlines()[0], 8)
     parser.add_argument("--warmup_steps", type=int, default=3)
-    parser.add_argument("--batch_size", type=int, default=16)
-    parser.add_argument("--image_size", type=int, default=224)
     args = parser.parse_args()
-    try:
-        check_input(args.data_dir, "--data_dir", directory=True)
-    except UsageError as e:
-        parser.exit(2, f"bench_input: error: {e}\n")
+    or_exit(parser, check_input, args.data_dir, "--data_dir", directory=True)
     common = [f"--batch_size={args.batch_size}", f"--image_size={args.image_size}",
               f"--num_classes={args.num_classes}", "--device=cpu",
               f"--num_warmup_batches={args.warmup_steps}",

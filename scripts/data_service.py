@@ -23,8 +23,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.errors import UsageError  # noqa: E402
-from benchmarks.paths import check_output  # noqa: E402
+from benchmarks.paths import check_output, or_exit  # noqa: E402
 from benchmarks.tools import service_fleet  # noqa: E402
 
 
@@ -65,10 +64,7 @@ def main():
                      "--dispatcher_address=HOST:P")
     log_dir = args.log_dir or os.path.join(
         "logs", time.strftime("data_service_%Y%m%d_%H%M%S"))
-    try:
-        check_output(log_dir, "--log_dir")
-    except UsageError as e:
-        parser.exit(2, f"data_service: error: {e}\n")
+    or_exit(parser, check_output, log_dir, "--log_dir")
     stopped = []
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda s, _: stopped.append(s))

@@ -20,8 +20,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.errors import UsageError  # noqa: E402
-from benchmarks.paths import check_output  # noqa: E402
+from benchmarks.paths import check_output, or_exit  # noqa: E402
 from benchmarks.tools import launcher  # noqa: E402
 
 
@@ -49,10 +48,7 @@ def main():
         parser.error("give --num_workers=N (N >= 1) or --hosts=...")
     log_dir = args.log_dir or os.path.join(
         "logs", time.strftime("multiworker_%Y%m%d_%H%M%S"))
-    try:
-        check_output(log_dir, "--log_dir")
-    except UsageError as e:
-        parser.exit(2, f"launch_multiworker: error: {e}\n")
+    or_exit(parser, check_output, log_dir, "--log_dir")
     workers = launcher.start_local(args.num_workers, runner_flags, log_dir)
     for w in workers:
         print(f"worker {w.index} at {w.host}: pid {w.process.pid}, log {w.log_path}",

@@ -246,7 +246,7 @@ def test_ab_stops_a_run_past_its_timeout_and_keeps_the_others(tmp_path):
     done = write_log(tmp_path / "done.json", 100)
     out = tmp_path / "ab"
     proc = subprocess.run(
-        [PYTHON, "scripts/ab.py", f"--a=sleep 60; echo {{log}}",
+        [PYTHON, "scripts/ab.py", "--a=sleep 60; echo {log}",
          f"--b=cp {done} {{log}}", "--rounds=1", f"--out={out}",
          "--timeout=1"], capture_output=True, text=True, timeout=60,
         cwd=REPO)

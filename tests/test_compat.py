@@ -3,15 +3,12 @@ flags with no effect say so in one line, the refused ones stop the run in one
 line; the hand-written translations; the code's list of names is this one."""
 
 import io
-import os
-import re
 
 import pytest
 
 from benchmarks import compat, flags
 from benchmarks import config as cfg
 from benchmarks.errors import UsageError
-from conftest import REPO
 
 # Every flag of tf_cnn_benchmarks (scripts/tf_cnn_benchmarks/benchmark_cnn.py,
 # 137 of them), by the kind it has here.

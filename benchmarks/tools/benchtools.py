@@ -2,6 +2,7 @@
 read its figures back.  One process per run keeps runs independent (thread
 pools, caches, memory) and gives each its own peak RSS."""
 
+import argparse
 import json
 import os
 import statistics
@@ -55,6 +56,20 @@ def vgg16_flags(batch_size, steps, warmup_steps, *, precision="fp32",
     if measure_peak:
         flags.append("--measure_peak")
     return flags
+
+
+def input_bench_parser(description, steps):
+    """The flags the input benchmarks share: the data, its shape, rounds and
+    training steps a case."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--data_dir", required=True,
+                        help="ImageNet-format shards (scripts/make_demo_dataset.py)")
+    parser.add_argument("--num_classes", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--image_size", type=int, default=224)
+    return parser
 
 
 def run_harness(flags):
