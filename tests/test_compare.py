@@ -198,6 +198,11 @@ def test_truncated_and_unreadable_logs_are_named(tmp_path, capsys):
                for line in lines)
     status, _, err = run_cli([str(tmp_path / "a"), str(tmp_path / "none")],
                              capsys)
+    assert status == 2 and len(err.strip().splitlines()) == 1
+    assert str(tmp_path / "none") in err and "does not exist" in err
+    (tmp_path / "empty").mkdir()
+    status, _, err = run_cli([str(tmp_path / "a"), str(tmp_path / "empty")],
+                             capsys)
     assert status == 2 and "no finished logs for the new side" in err
 
 
