@@ -276,10 +276,10 @@ def conv2d_same(x, kernel):
 
         def grad(dy):
             # kernel_gradient makes the transformed input again rather than
-            # keep the forward's (2.25x the layer's input: ~0.8 GiB over
-            # VGG16's Winograd layers at batch 16); the dependency on dy
-            # keeps Grappler from merging the two, which would keep the
-            # forward's alive.
+            # keep the forward's (2.25x the layer's input, held for every
+            # Winograd layer at once until the backward reaches it); the
+            # dependency on dy keeps Grappler from merging the two, which
+            # would keep the forward's alive.
             with tf.control_dependencies([dy]):
                 x_again = tf.identity(x)
             return input_gradient(dy, kernel), kernel_gradient(x_again, dy)

@@ -122,7 +122,7 @@ def _pool_seconds(tf, batch_size, repeats):
     """{"forward": s, "backward": s} of the five pools together.  The
     backward pass is timed with its forward in one graph, as the model runs
     them (oneDNN's pool gradient reads the forward's workspace; MaxPoolGrad
-    alone runs another, 2-3x slower kernel), less the forward alone."""
+    alone runs another, slower kernel), less the forward alone."""
     total = {"forward": 0.0, "backward": 0.0}
 
     @tf.function
