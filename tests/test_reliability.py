@@ -269,6 +269,21 @@ def test_a_damaged_best_json_is_said_and_replaced(tmp_path):
     assert best is None and "best.json is damaged" in note
 
 
+def test_a_damaged_run_json_is_refused_naming_it(tmp_path):
+    from benchmarks.errors import UsageError
+    from benchmarks.training import checkpoints
+    identity = {"model": "vgg11", "batch_size": 4}
+    checkpoints.check_identity(str(tmp_path), identity)  # none: no check
+    run_json = tmp_path / checkpoints.RUN_FILE
+    run_json.write_text(json.dumps(identity))
+    checkpoints.check_identity(str(tmp_path), identity)  # the same: fine
+    for damaged in ('{"model": "vgg', "[1, 2]"):
+        run_json.write_text(damaged)
+        with pytest.raises(UsageError, match=f"{run_json} .* is damaged"):
+            checkpoints.check_identity(str(tmp_path), identity)
+    assert run_json.read_text() == "[1, 2]"  # left as it was
+
+
 # --- 4: one train_dir, one writer -------------------------------------------
 
 def _lock(train_dir, pid):

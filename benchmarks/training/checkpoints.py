@@ -273,7 +273,18 @@ def check_identity(train_dir, identity):
     """UsageError when train_dir's run.json says its checkpoints were made
     with other settings than ``identity`` (keys it lacks are not compared:
     a run.json of an earlier version)."""
-    saved = _read_json(os.path.join(train_dir, RUN_FILE)) if train_dir else None
+    if not train_dir:
+        return
+    path = os.path.join(train_dir, RUN_FILE)
+    try:
+        saved = _read_json(path)
+        if saved is not None and not isinstance(saved, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{path} (the settings this train_dir's checkpoints "
+                         f"were made with) is damaged ({type(e).__name__}); "
+                         "move it away to go on without that check, or use "
+                         "a new --train_dir") from None
     if saved is None:
         return
     changed = {k: (saved[k], v) for k, v in identity.items()
