@@ -50,10 +50,14 @@ def run(config, *, clock=time.perf_counter, stream=None, sleep=time.sleep):
     cluster = resolve_cluster(config.dist)
     mode = mode_of(config)
     try:
-        setup = run_setup.build_setup(config, cluster, stream)
-        if mode.name == "eval":
-            return _evaluate_checkpoints(config, mode, setup, stream, sleep)
-        return _benchmark(config, mode, setup, clock, stream)
+        # The lock comes first, so a second run into the same train_dir
+        # refuses before it spends time building its model.
+        with _train_dir_lock(config, mode, cluster, stream):
+            setup = run_setup.build_setup(config, cluster, stream)
+            if mode.name == "eval":
+                return _evaluate_checkpoints(config, mode, setup, stream,
+                                             sleep)
+            return _benchmark(config, mode, setup, clock, stream)
     except (tf.errors.ResourceExhaustedError, MemoryError) as e:
         raise _out_of_memory(config, e) from None
     except tf.errors.OpError as e:
@@ -146,10 +150,11 @@ def _restore_for_inference(config, setup, stream):
                        "for inference", stream)
 
 
-def _train_dir_lock(config, mode, setup, stream):
+def _train_dir_lock(config, mode, cluster, stream):
     """A training run's chief holds --train_dir's lock (one writer)."""
     train_dir = config.checkpoint.train_dir
-    if mode.name != "train" or not train_dir or not setup.placement.is_chief:
+    is_chief = cluster is None or cluster.is_chief
+    if mode.name != "train" or not train_dir or not is_chief:
         return contextlib.nullcontext()
     checkpoints.make_train_dir(train_dir)
     return TrainDirLock(train_dir,
@@ -158,11 +163,6 @@ def _train_dir_lock(config, mode, setup, stream):
 
 def _benchmark(config, mode, setup, clock, stream):
     """A training, inference or input benchmark."""
-    with _train_dir_lock(config, mode, setup, stream):
-        return _benchmark_run(config, mode, setup, clock, stream)
-
-
-def _benchmark_run(config, mode, setup, clock, stream):
     splits = read_splits(config, mode)
     if mode.name == "infer" and (config.checkpoint.train_dir
                                  or config.checkpoint.checkpoint):

@@ -346,17 +346,24 @@ def test_evaluation_takes_no_lock_and_other_workers_neither(tmp_path):
     train_dir = tmp_path / "td"
     _lock(train_dir, os.getpid())
 
-    class Setup:
-        class placement:
-            is_chief = False
+    class Worker:  # a multi-worker run's cluster, seen from a task
+        def __init__(self, is_chief):
+            self.is_chief = is_chief
 
     from benchmarks import config as cfg
+    from benchmarks.errors import UsageError
     config = tiny_config().replace(
         checkpoint=cfg.CheckpointConfig(train_dir=str(train_dir)))
-    for mode, setup in ((MODES["eval"], None), (MODES["train"], Setup)):
-        lock = runner._train_dir_lock(config, mode, setup, io.StringIO())
+    for mode, cluster in ((MODES["eval"], None),
+                          (MODES["train"], Worker(False))):
+        lock = runner._train_dir_lock(config, mode, cluster, io.StringIO())
         with lock:  # a live run's lock is there: these need none
             pass
+    for cluster in (None, Worker(True)):  # a training chief needs it
+        with pytest.raises(UsageError, match="is being trained into"):
+            with runner._train_dir_lock(config, MODES["train"], cluster,
+                                        io.StringIO()):
+                pass
 
 
 # --- 5: a folder of logs ----------------------------------------------------
