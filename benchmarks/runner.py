@@ -21,7 +21,7 @@ import tensorflow as tf
 from benchmarks import run_setup
 from benchmarks.checkpoint_eval import CheckpointEvaluation, weight_identity
 from benchmarks.distribute.cluster import (agree, explain_lost_worker,
-                                           resolve_cluster)
+                                           is_chief, resolve_cluster)
 from benchmarks.distribute.strategy import device_sync
 from benchmarks.errors import ResourceError
 from benchmarks.evaluation import Evaluator
@@ -50,8 +50,8 @@ def run(config, *, clock=time.perf_counter, stream=None, sleep=time.sleep):
     cluster = resolve_cluster(config.dist)
     mode = mode_of(config)
     try:
-        # The lock comes first, so a second run into the same train_dir
-        # refuses before it spends time building its model.
+        # The lock comes first: the one-writer rule covers the whole run,
+        # and a second run into the same train_dir builds nothing.
         with _train_dir_lock(config, mode, cluster, stream):
             setup = run_setup.build_setup(config, cluster, stream)
             if mode.name == "eval":
@@ -153,8 +153,7 @@ def _restore_for_inference(config, setup, stream):
 def _train_dir_lock(config, mode, cluster, stream):
     """A training run's chief holds --train_dir's lock (one writer)."""
     train_dir = config.checkpoint.train_dir
-    is_chief = cluster is None or cluster.is_chief
-    if mode.name != "train" or not train_dir or not is_chief:
+    if mode.name != "train" or not train_dir or not is_chief(cluster):
         return contextlib.nullcontext()
     checkpoints.make_train_dir(train_dir)
     return TrainDirLock(train_dir,

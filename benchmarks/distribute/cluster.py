@@ -25,6 +25,12 @@ from benchmarks.config.run import check_host
 from benchmarks.errors import LostWorker, UsageError
 
 
+def is_chief(cluster):
+    """Whether this process writes the log and checkpoints: a run without a
+    cluster, or a cluster's worker 0."""
+    return cluster is None or cluster.is_chief
+
+
 @dataclass(frozen=True)
 class Cluster:
     workers: tuple   # "host:port" of every worker; index 0 is the chief

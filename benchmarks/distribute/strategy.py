@@ -17,7 +17,7 @@ from typing import Optional
 import tensorflow as tf
 
 from benchmarks.distribute.cluster import (Cluster, JoinWatchdog,
-                                           configure_cluster)
+                                           configure_cluster, is_chief)
 from benchmarks.errors import UsageError
 from benchmarks.machine.gpus import default_all_reduce, default_device_kind
 
@@ -45,7 +45,7 @@ class Placement:
 
     @property
     def is_chief(self):
-        return self.cluster is None or self.cluster.is_chief
+        return is_chief(self.cluster)
 
 
 def configure_runtime(dist, cluster=None, deterministic=False):
